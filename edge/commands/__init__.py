@@ -1,0 +1,1 @@
+"""Subcommands of `dwell`: each module has ``register(subparsers)`` setting ``func``."""

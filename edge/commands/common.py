@@ -1,0 +1,42 @@
+"""What every subcommand needs: the settings (with a clean error) and logging."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from edge.config import ConfigError, Settings, load_settings
+from edge.logs import setup_logging
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_BUILT = 0, 1, 2, 3
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr and an exit code, without a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """Settings for this invocation, logging configured; exits 2 naming a bad key."""
+    try:
+        settings = load_settings(getattr(args, "config", None), **overrides)
+    except ConfigError as exc:
+        print(f"dwell: invalid configuration:\n{exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    level = getattr(args, "log_level", None) or settings.log.level
+    setup_logging(level, settings.log.json_logs)
+    return settings
+
+
+def not_built(capability: str, issue: str) -> Any:
+    """A subcommand whose capability has not landed: say so, exit 3, never fake a result."""
+
+    def run(args: argparse.Namespace) -> int:
+        print(f"dwell {args.command}: {capability} is not built yet ({issue}).", file=sys.stderr)
+        return EXIT_NOT_BUILT
+
+    return run

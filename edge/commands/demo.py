@@ -1,0 +1,14 @@
+"""`dwell demo`: the demo."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.commands.common import not_built
+
+WHAT = "the demo"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("demo", help=WHAT + " (not built yet)")
+    parser.set_defaults(func=not_built(WHAT, "issue 6"))

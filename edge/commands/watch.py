@@ -1,0 +1,14 @@
+"""`dwell watch`: the terminal watch."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.commands.common import not_built
+
+WHAT = "the terminal watch"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("watch", help=WHAT + " (not built yet)")
+    parser.set_defaults(func=not_built(WHAT, "issue 5"))

@@ -1,0 +1,311 @@
+"""The sections of the configuration, one per stage: keys, bounds, and what each trades off.
+
+Config holds plain data only: each stage derives what it needs (zone masks, topic names) itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Section):
+    uri: str = Field(
+        "0",
+        description="Where frames come from: a video file path, a V4L2 device index or "
+        "/dev/videoN, an rtsp:// or http:// URL, or 'picamera2' for a Raspberry Pi CSI camera.",
+    )
+    width: int | None = Field(
+        None, ge=160, le=3840,
+        description="Capture width asked of a live camera. Larger sees faces further away (better "
+        "yaw) but costs CPU in every stage; None keeps the camera's default.",
+    )
+    height: int | None = Field(None, ge=120, le=2160, description="Capture height (see width).")
+    fps: float | None = Field(
+        None, gt=0, le=120,
+        description="Frame rate asked of a live camera; None keeps its default. Higher rates "
+        "react faster but the Pi drops what it cannot process anyway.",
+    )
+    reconnect_max_s: float = Field(
+        30.0, ge=1, le=3600,
+        description="Longest wait between attempts to reopen a lost camera or stream. Lower "
+        "recovers sooner after a blip but hammers a dead camera or server harder.",
+    )
+
+
+class MotionConfig(Section):
+    width: int = Field(
+        160, ge=64, le=640,
+        description="Width of the grey copy the motion gate compares. Smaller is cheaper but "
+        "misses small, distant movement.",
+    )
+    threshold: int = Field(
+        18, ge=1, le=255,
+        description="Grey-level change that counts as motion. Lower wakes the detector on "
+        "flicker and noise; higher misses slow movement in dim light.",
+    )
+    min_area: float = Field(
+        0.002, gt=0, le=1,
+        description="Fraction of the image that must change before the detector runs. Lower "
+        "reacts to smaller movements at the cost of more detector runs.",
+    )
+    redetect_interval_s: float = Field(
+        1.0, gt=0, le=30,
+        description="While anyone is tracked, run the detector at least this often even without "
+        "motion, so people standing still are not lost. Must stay well below the tracker's "
+        "occlusion grace. Lower confirms standing people more often at higher CPU cost.",
+    )
+
+
+class DetectorConfig(Section):
+    model: Literal["ssdlite-pedestrian", "yolox-nano"] = Field(
+        "ssdlite-pedestrian",
+        description="Person detector. ssdlite-pedestrian ships with dwell (no download); "
+        "yolox-nano finds more people (recall 0.84 vs 0.71 on TUD-Stadtmitte) and is faster on "
+        "OpenCV 5, installed with `dwell models install yolox-nano`.",
+    )
+    input_size: Literal[320, 416] = Field(
+        416,
+        description="YOLOX network input size. 320 is ~1.7x faster but misses more small, "
+        "distant people. (SSDLite always runs at 300.)",
+    )
+    score_threshold: float = Field(
+        0.4, gt=0, lt=1,
+        description="Lowest confidence kept as a person. Lower finds more people but invents "
+        "some (mannequins, posters); higher misses people in poor light.",
+    )
+    nms_iou: float = Field(
+        0.45, gt=0, lt=1,
+        description="Overlap above which two boxes are one person. Higher keeps people in a "
+        "tight group apart but may double-count one person.",
+    )
+    threads: int = Field(
+        1, ge=1, le=8,
+        description="CPU threads for inference. More is faster per frame but starves the other "
+        "stages and anything else on the Pi.",
+    )
+
+
+class TrackerConfig(Section):
+    occlusion_grace_s: float = Field(
+        3.0, ge=0, le=60,
+        description="How long a person may be unseen (detector miss, occlusion) and still be the "
+        "same visit. Longer avoids splitting a visit (which resets dwell) but may join two "
+        "different people who pass the same spot.",
+    )
+    min_iou: float = Field(
+        0.2, ge=0, lt=1,
+        description="Least overlap between a predicted box and a detection to be the same "
+        "person. Lower follows fast walkers at the risk of swapping people who cross.",
+    )
+
+
+class YawConfig(Section):
+    enabled: bool = Field(
+        True, description="Estimate head yaw for looking-around. Off saves CPU and the face "
+        "model, but looking-around can then never ping.",
+    )
+    min_face_px: int = Field(
+        24, ge=8, le=400,
+        description="Smallest face (pixels wide) whose yaw is trusted. Lower reads yaw from "
+        "further away but noisier; smaller faces give null yaw.",
+    )
+
+
+class BehaviourConfig(Section):
+    visit_min_s: float = Field(
+        0.5, ge=0, le=30,
+        description="How long someone must be seen before their visit counts. Longer ignores "
+        "passers-by glimpsed in the doorway but starts every dwell clock later.",
+    )
+    linger_radius: float = Field(
+        0.5, gt=0, le=5,
+        description="How far (in the person's own box heights) the feet may wander and still "
+        "count as lingering. Larger counts slow browsing as lingering.",
+    )
+    look_around_min_deg: float = Field(
+        30.0, ge=5, le=120,
+        description="Smallest head sweep that counts as a turn when looking around. Lower "
+        "catches subtle glances but also ordinary reading of shelves.",
+    )
+    help_point_s: float = Field(
+        2.0, ge=0, le=60,
+        description="How long a visitor must stay in a help_point zone to count as waiting "
+        "there, not just crossing it. Longer avoids pings from passers-through but answers later.",
+    )
+    staff_near: float = Field(
+        1.0, gt=0, le=10,
+        description="Distance (in box heights) within which a member of staff is with a visitor.",
+    )
+    attended_s: float = Field(
+        3.0, ge=0, le=120,
+        description="How long staff must be near a visitor before the visitor counts as "
+        "attended (no pings). Shorter silences pings on a passing colleague.",
+    )
+    party_window_s: float = Field(
+        2.0, ge=0, le=30,
+        description="Visitors who arrive within this many seconds of each other and stay close "
+        "are one party and get one ping. Longer merges strangers who arrive together.",
+    )
+
+
+class PolicyConfig(Section):
+    space_window_s: float = Field(
+        90.0, ge=0, le=3600,
+        description="Give-them-space window: no ping about a visitor before this much of their "
+        "visit has passed (the help point excepted). Longer lets people browse in peace but "
+        "makes the ones who want help wait.",
+    )
+    linger_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="How long a visitor must stay in one spot to count as lingering. Raising it "
+        "pings less often but later.",
+    )
+    look_around_turns: int = Field(
+        3, ge=1, le=20,
+        description="Head sweeps (left-right) within look_around_window_s that count as "
+        "looking around for help. More turns means fewer false pings but later ones.",
+    )
+    look_around_window_s: float = Field(
+        10.0, gt=0, le=300,
+        description="Time window in which look_around_turns must happen. Longer catches slow "
+        "searching but also normal browsing.",
+    )
+    visitor_cooldown_s: float = Field(
+        300.0, ge=0, le=86400,
+        description="At most one ping per visitor per this many seconds. Shorter re-pings a "
+        "visitor still waiting; longer avoids nagging the assistant.",
+    )
+    max_pings_per_minute: int = Field(
+        4, ge=1, le=60,
+        description="Store-wide cap on pings per minute; the rest wait their turn and are "
+        "dropped when stale. Lower protects a busy assistant; higher keeps pings timely in a "
+        "crowd.",
+    )
+    stale_s: float = Field(
+        60.0, gt=0, le=3600,
+        description="A ping held back by the rate limit for longer than this is dropped.",
+    )
+    escalate_after_s: float | None = Field(
+        None, gt=0, le=3600,
+        description="Re-ping once if a ping is not acknowledged within this many seconds; "
+        "None never re-pings.",
+    )
+    opening_hours: list[str] = Field(
+        default_factory=list,
+        description="Local times when pings may be sent, as 'HH:MM-HH:MM' ranges; empty means "
+        "always.",
+    )
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _check_hours(cls, ranges: list[str]) -> list[str]:
+        for text in ranges:
+            try:
+                start, end = text.split("-")
+                for hhmm in (start, end):
+                    hours, minutes = (int(x) for x in hhmm.strip().split(":"))
+                    if not (0 <= hours <= 24 and 0 <= minutes < 60):
+                        raise ValueError
+            except ValueError:
+                raise ValueError(f"{text!r} is not an 'HH:MM-HH:MM' range") from None
+        return ranges
+
+
+ZoneKind = Literal["help_point", "staff", "ignore", "entrance"]
+
+
+def _segments_cross(p1: Any, p2: Any, q1: Any, q2: Any) -> bool:
+    def orient(a: Any, b: Any, c: Any) -> float:
+        return float((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+
+    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
+    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+class Zone(Section):
+    name: str = Field(min_length=1, max_length=64, description="Shown in pings ('help desk').")
+    kind: ZoneKind = Field(
+        description="help_point: pings at once when a visitor waits there; staff: whoever "
+        "starts a visit here is staff; ignore: nobody here is tracked (posters, a street "
+        "window); entrance: the doorway."
+    )
+    polygon: list[tuple[float, float]] = Field(
+        description="Corners in normalised image coordinates (0..1, x right, y down). A "
+        "person is in the zone when the bottom centre of their box (the feet) is inside."
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _check_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(points) < 3:
+            raise ValueError(f"needs at least 3 points, got {len(points)}")
+        for x, y in points:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point ({x}, {y}) is outside 0..1")
+        n = len(points)
+        edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+        for i in range(n):
+            for j in range(i + 2, n):
+                if i == 0 and j == n - 1:
+                    continue  # adjacent through the closing edge
+                if _segments_cross(*edges[i], *edges[j]):
+                    raise ValueError(f"is self-intersecting (edges {i} and {j} cross)")
+        return points
+
+
+class TlsConfig(Section):
+    enabled: bool = Field(False, description="Connect with TLS. Needed off the shop's LAN.")
+    ca_file: Path | None = Field(None, description="CA certificate that signed the broker's.")
+    cert_file: Path | None = Field(None, description="Client certificate, if the broker asks.")
+    key_file: Path | None = Field(None, description="Key of the client certificate.")
+    insecure: bool = Field(
+        False, description="Skip the broker hostname check. Only for testing: it lets anyone "
+        "with a certificate from the same CA pose as the broker.",
+    )
+
+    @model_validator(mode="after")
+    def _cert_needs_key(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class MqttConfig(Section):
+    host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual for TLS).")
+    username: str | None = Field(None, description="Login of this sensor at the broker.")
+    password: SecretStr | None = Field(None, description="Password (never printed or logged).")
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    keepalive_s: int = Field(
+        30, ge=5, le=3600,
+        description="MQTT keepalive. The broker declares the sensor offline after ~1.5x this "
+        "with no traffic: lower notices a dead sensor sooner at the cost of more traffic.",
+    )
+    topic_prefix: str = Field(
+        "dwell", pattern=r"^[^#+/][^#+]*$",
+        description="Topics are <topic_prefix>/<store>/<camera>/{ping,status,ack,stats}.",
+    )
+    ping_expiry_s: int = Field(
+        120, ge=5, le=86400,
+        description="A ping not delivered within this many seconds is dropped, never sent "
+        "late. Longer reaches a watch that was briefly away; shorter never shows stale news.",
+    )
+    language: Literal["en", "de"] = Field("en", description="Language of ping titles/messages.")
+
+
+class LogConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG explains every decision but fills the journal."
+    )
+    json_logs: bool | None = Field(
+        None, alias="json",
+        description="One JSON object a line (journald); None decides by whether stderr is a TTY.",
+    )

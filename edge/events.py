@@ -1,0 +1,73 @@
+"""Typed, frozen events out of behaviour and the pings out of policy.
+
+Every event carries ``t`` (seconds since the start of the input) and ``visitor`` (an anonymous
+id, valid for one visit). ``to_json`` gives the line written to the events JSONL (contract:
+type, t, visitor, then the event's own fields).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Literal
+
+PingReason = Literal["linger", "looking_around", "help_point"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: ClassVar[str] = "event"
+    t: float
+    visitor: int
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type}
+        for key, value in asdict(self).items():
+            data[key] = round(value, 3) if isinstance(value, float) else value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class VisitStarted(Event):
+    type: ClassVar[str] = "visit_start"
+    staff: bool = False
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitEnded(Event):
+    type: ClassVar[str] = "visit_end"
+    dwell_s: float = 0.0
+    staff: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lingering(Event):
+    type: ClassVar[str] = "lingering"
+    dwell_s: float = 0.0
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LookingAround(Event):
+    type: ClassVar[str] = "looking_around"
+    dwell_s: float = 0.0
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AtHelpPoint(Event):
+    type: ClassVar[str] = "at_help_point"
+    dwell_s: float = 0.0
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(Event):
+    """A decision to tap the assistant's wrist. ``id`` is the one the MQTT message carries."""
+
+    type: ClassVar[str] = "ping"
+    id: str = ""
+    reason: PingReason = "linger"
+    dwell_s: float = 0.0
+    zone: str | None = None
+    escalation: bool = False

@@ -1,0 +1,118 @@
+"""Typed data passed between stages. Arrays, not lists of objects; shapes checked once here.
+
+Conventions: boxes are ``xyxy`` float32 pixels of the source image; ``yaw`` is degrees, NaN
+where no face was seen (a back turned, a face too small); ``t`` is seconds since the start of
+the input, taken from the frame — no stage below the source reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded image (BGR uint8, HxWx3) and when it was taken."""
+
+    image: npt.NDArray[np.uint8]
+    t: float
+    index: int
+
+
+def _f32(a: object, shape_tail: tuple[int, ...], name: str) -> FloatArray:
+    arr = np.asarray(a, dtype=np.float32)
+    if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail:
+        raise ValueError(f"{name} must have shape (N{''.join(f', {d}' for d in shape_tail)}), "
+                         f"got {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True)
+class Detections:
+    """People found in one frame: one array per field, filtered with boolean masks."""
+
+    xyxy: FloatArray
+    score: FloatArray
+    yaw: FloatArray = field(default=None)  # type: ignore[arg-type]  # NaN-filled when None
+
+    def __post_init__(self) -> None:
+        xyxy = _f32(self.xyxy, (4,), "xyxy")
+        n = len(xyxy)
+        score = _f32(self.score, (), "score")
+        yaw = np.full(n, np.nan, np.float32) if self.yaw is None else _f32(self.yaw, (), "yaw")
+        if len(score) != n or len(yaw) != n:
+            raise ValueError(f"xyxy, score, yaw lengths differ: {n}, {len(score)}, {len(yaw)}")
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "yaw", yaw)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+    @classmethod
+    def from_xywh(cls, xywh: object, score: object, yaw: object = None) -> Detections:
+        b = _f32(xywh, (4,), "xywh").copy()
+        b[:, 2:] += b[:, :2]
+        yaw_arr = None if yaw is None else np.asarray(yaw, np.float32)
+        return cls(b, np.asarray(score, np.float32), yaw_arr)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Detections:
+        return Detections(self.xyxy[mask], self.score[mask], self.yaw[mask])
+
+    def with_yaw(self, yaw: FloatArray) -> Detections:
+        return Detections(self.xyxy, self.score, yaw)
+
+    @property
+    def xywh(self) -> FloatArray:
+        b = self.xyxy.copy()
+        b[:, 2:] -= b[:, :2]
+        return b
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Everyone the tracker currently follows.
+
+    ``matched`` is False for a person predicted through a detector miss or occlusion (still
+    the same visit, just not seen in this frame).
+    """
+
+    ids: IntArray
+    xyxy: FloatArray
+    score: FloatArray
+    yaw: FloatArray
+    matched: BoolArray
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        for name in ("xyxy", "score", "yaw", "matched"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Tracks.{name} has {len(getattr(self, name))} rows, ids {n}")
+
+    @classmethod
+    def empty(cls) -> Tracks:
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32),
+                   np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, bool))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Tracks:
+        return Tracks(self.ids[mask], self.xyxy[mask], self.score[mask], self.yaw[mask],
+                      self.matched[mask])
+
+    @property
+    def feet(self) -> FloatArray:
+        """Bottom centre of each box (pixels), where zones are tested."""
+        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
