@@ -30,6 +30,7 @@ from edge.config_sections import (
     LogConfig,
     MotionConfig,
     MqttConfig,
+    NtfyConfig,
     PolicyConfig,
     SourceConfig,
     TrackerConfig,
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     zones: list[Zone] = Field(default_factory=list)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    ntfy: NtfyConfig = Field(default_factory=NtfyConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @model_validator(mode="after")
