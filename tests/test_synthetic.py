@@ -87,7 +87,7 @@ def test_pipeline_pings_what_the_script_means() -> None:
     pipeline_mod = pytest.importorskip("edge.pipeline", reason="edge.pipeline not landed yet")
     from edge.config import Settings
 
-    pipeline = pipeline_mod.Pipeline(Settings(**DEMO_SETTINGS))
+    pipeline = pipeline_mod.Pipeline(Settings(**DEMO_SETTINGS), SIZE)
     events = []
     t = 0.0
     for t, det in generate(seed=0):
