@@ -64,9 +64,10 @@ def test_looking_around_sweeps_wide_and_walking_in_shows_no_face() -> None:
     yaws = []
     for t, det in generate(seed=0, miss_rate=0.0):
         if t0 <= t <= t1:
-            # the looker is the one in the middle aisle
+            feet = looker.feet(t)
+            assert feet is not None
             middle = (det.xyxy[:, 0] + det.xyxy[:, 2]) / 2 / SIZE[0]
-            k = int(np.argmin(np.abs(middle - 0.40)))
+            k = int(np.argmin(np.abs(middle - feet[0])))
             yaws.append(float(det.yaw[k]))
     assert max(yaws) > 40 and min(yaws) < -40
     first = next(det for t, det in generate(seed=0, miss_rate=0.0) if t == 2.0)
