@@ -73,7 +73,7 @@ def _file_frames(settings: Any, video: str) -> Iterator[Frame]:
         source.close()
 
 
-def _timed(frames: Iterator[Frame], step: Callable[[Frame], None]) -> tuple[int, float]:
+def _timed(frames: Iterator[Frame], step: Callable[[Frame], object]) -> tuple[int, float]:
     """(frames, seconds spent in ``step``), decoding excluded."""
     n, spent = 0, 0.0
     for frame in frames:
