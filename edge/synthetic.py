@@ -146,12 +146,12 @@ def generate(seed: int = 0, fps: float = FPS, size: tuple[int, int] = SIZE,
 
 
 def _yaw(actor: Actor, t: float, vy: float, rng: np.random.Generator) -> float:
-    """NaN with the back to the camera (walking in); a sweep while looking around."""
+    """A sweep while looking around; else NaN with the back to the camera (walking in)."""
+    for t0, t1 in actor.sweeps:
+        if t0 <= t <= t1:  # searching for someone: turned towards the room, face visible
+            return 50.0 * math.sin(2 * math.pi * (t - t0) / 2.5) + float(rng.normal(0, 3))
     if vy < -1e-6:
         return math.nan
-    for t0, t1 in actor.sweeps:
-        if t0 <= t <= t1:
-            return 50.0 * math.sin(2 * math.pi * (t - t0) / 2.5) + float(rng.normal(0, 3))
     return actor.facing + float(rng.normal(0, 3))
 
 
