@@ -104,6 +104,25 @@ class TrackerConfig(Section):
         description="Least overlap between a predicted box and a detection to be the same "
         "person. Lower follows fast walkers at the risk of swapping people who cross.",
     )
+    new_track_score: float = Field(
+        0.5, ge=0, le=1,
+        description="Detections scoring below this only keep an already tracked person alive "
+        "(ByteTrack's idea); they never start a new visit. Higher avoids phantom visits from "
+        "doubtful detections; lower picks newcomers up sooner in poor light.",
+    )
+    reacquire_distance: float = Field(
+        1.0, ge=0, le=5,
+        description="How far (in the person's box heights) from where they were predicted an "
+        "unseen person may reappear and keep their visit, when their boxes no longer overlap. "
+        "Larger keeps visits across longer occlusions; it may hand one person's visit to "
+        "another who appears nearby.",
+    )
+    velocity_damping_s: float = Field(
+        1.0, gt=0, le=30,
+        description="Time constant with which an unseen person's predicted motion fades. "
+        "Longer extrapolates steady walkers further behind a pillar; shorter keeps the "
+        "prediction near where someone stopped or turned.",
+    )
 
 
 class YawConfig(Section):

@@ -1,0 +1,289 @@
+"""Tracker: turns per-frame detections into people with a stable anonymous id per visit.
+
+Every person is a box (centre x, centre y, width, height) with a velocity in pixels per
+second. Between sightings the box moves with that velocity, which fades with the time constant
+``velocity_damping_s`` (so a person lost behind a pillar is predicted a bounded distance on,
+not across the shop). Each frame is matched in three stages, all on arrays:
+
+1. confident detections against every predicted box by IoU (one numpy call for all pairs);
+2. the confident detections left over against people still unmatched, by centre distance in
+   box heights (re-acquires someone whose prediction drifted off them during an occlusion);
+3. doubtful detections (score below ``new_track_score``) against who is still unmatched, by
+   IoU: they keep a person alive but never start one (ByteTrack's idea).
+
+Matching is greedy on the best pairs (mutual-best rounds, equal to sorting all pairs), which is
+what SORT-like trackers get from the Hungarian method in practice on a handful of people, and
+needs no scipy. A new person is confirmed (gets an id) on the second sighting; an id stays in
+the output, predicted (``matched=False``), until the person has been unseen by the detector
+for longer than ``occlusion_grace_s``. Frames the detector did not look at (``None``) move the
+predictions but never count as a miss. Ids come from this tracker's own counter, start at 1
+and are never reused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config_sections import TrackerConfig
+from edge.types import Detections, Tracks
+
+F64 = npt.NDArray[np.float64]
+
+# A doubtful detection must overlap at least this much to continue someone (ByteTrack uses 0.5).
+_LOW_SCORE_MIN_IOU = 0.4
+# Height ratio beyond which a re-acquired box is a different person, not the same one seen
+# nearer or further away.
+_MAX_HEIGHT_RATIO = 1.6
+# Time constant with which the velocity follows new sightings: at 25 fps each sighting moves it
+# ~1/8 of the way (box jitter stays out of it), after a 1 s gap almost all the way.
+_VELOCITY_SMOOTHING_S = 0.3
+# Weight of a detection against the prediction for the smoothed box the motion model keeps.
+_POSITION_GAIN = 0.7
+_CONFIRM_HITS = 2
+# A box this close to the picture's edge (fraction of its size) is cut off by it.
+_EDGE_MARGIN = 0.01
+
+
+def iou_matrix(a: F64, b: F64) -> F64:
+    """IoU of every box in ``a`` (N,4 xyxy) with every box in ``b`` (M,4), as (N,M)."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    wh = np.minimum(a[:, None, 2:], b[None, :, 2:]) - lo
+    np.maximum(wh, 0.0, out=wh)
+    inter = wh[..., 0] * wh[..., 1]
+    side_a, side_b = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
+    union = (side_a[:, 0] * side_a[:, 1])[:, None] + side_b[:, 0] * side_b[:, 1] - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def greedy_match(score: F64, floor: float) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Pairs (rows, cols) of a one-to-one matching taking the best-scoring pairs first.
+
+    Each round accepts every pair that is the best of both its row and its column (the
+    global best always is one), so the result equals greedy-by-sorted-score in a few array
+    rounds instead of a Python loop over all pairs. Pairs scoring below ``floor`` never match.
+    """
+    rows_out: list[npt.NDArray[np.intp]] = []
+    cols_out: list[npt.NDArray[np.intp]] = []
+    s = np.where(score >= floor, score, -np.inf)
+    while s.size:
+        best_col = s.argmax(axis=1)
+        best_row = s.argmax(axis=0)
+        rows = np.flatnonzero(
+            (best_row[best_col] == np.arange(len(s))) & np.isfinite(s.max(axis=1)))
+        if not len(rows):
+            break
+        cols = best_col[rows]
+        rows_out.append(rows)
+        cols_out.append(cols)
+        if len(rows) == min(s.shape):
+            break
+        s[rows, :] = -np.inf
+        s[:, cols] = -np.inf
+    if not rows_out:
+        empty = np.zeros(0, np.intp)
+        return empty, empty
+    return np.concatenate(rows_out), np.concatenate(cols_out)
+
+
+def _cxcywh(xyxy: F64) -> F64:
+    out = np.empty_like(xyxy)
+    out[:, :2] = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    out[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
+    return out
+
+
+def _xyxy(box: F64) -> F64:
+    out = np.empty_like(box)
+    out[:, :2] = box[:, :2] - box[:, 2:] / 2
+    out[:, 2:] = box[:, :2] + box[:, 2:] / 2
+    return out
+
+
+# Columns of the state matrix: one row per person followed, so that dropping or adding people
+# is one array operation instead of one per field.
+_BOX, _VEL, _SEEN_XYXY = slice(0, 4), slice(4, 8), slice(8, 12)  # cx,cy,w,h; px/s; detection
+_T_SEEN, _HITS, _ID, _SCORE = 12, 13, 14, 15  # last matched time, sightings, id (0 = unconfirmed)
+_COLS = 16
+
+
+class IouTracker:
+    """Anonymous people across frames; see the module docstring for how.
+
+    ``frame_size`` (W, H), when known, lets a person who walks out of the picture end their
+    visit as soon as their predicted box is mostly outside it, instead of coasting for the
+    whole grace and being handed to the next person who enters at the same edge.
+    """
+
+    def __init__(self, cfg: TrackerConfig, frame_size: tuple[int, int] | None = None) -> None:
+        self.cfg = cfg
+        self.frame_size = frame_size
+        self._next_id = 1
+        self._s = np.zeros((0, _COLS))
+
+    def __len__(self) -> int:
+        """People followed now, confirmed or not."""
+        return len(self._s)
+
+    @property
+    def ids_issued(self) -> int:
+        return self._next_id - 1
+
+    def _predict(self, t: float) -> F64:
+        """Boxes (cx, cy, w, h) at time ``t``, velocity fading while unseen."""
+        s = self._s
+        damp = self.cfg.velocity_damping_s
+        dt = np.maximum(t - s[:, _T_SEEN], 0.0)
+        travel = damp * -np.expm1(-dt / damp)  # integral of exp(-s/damp) ds over [0, dt]
+        pred = s[:, _BOX] + s[:, _VEL] * travel[:, None]
+        # a person does not shrink to nothing while unseen: keep at least half their size
+        np.maximum(pred[:, 2:], s[:, 2:4] / 2, out=pred[:, 2:])
+        return pred
+
+    def update(self, detections: Detections | None, t: float) -> Tracks:
+        """Advance to time ``t``; ``None`` means the detector did not look (not: nobody)."""
+        n_trk = len(self._s)
+        if not n_trk and (detections is None or not len(detections)):
+            return Tracks.empty()
+        pred = self._predict(t)
+        pred_xyxy = _xyxy(pred)
+        if detections is None:
+            return self._output(pred_xyxy, np.zeros(n_trk, bool), None, None)
+        det_box = detections.xyxy.astype(np.float64)
+        det_of_trk = np.full(n_trk, -1, np.intp)
+        if n_trk and len(det_box):
+            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score)
+        matched = det_of_trk >= 0
+        if matched.any():
+            self._correct(pred, det_box, det_of_trk, matched, detections.score, t)
+        out = self._output(pred_xyxy, matched, det_of_trk, detections)
+        free = np.ones(len(det_box), bool)
+        free[det_of_trk[matched]] = False
+        self._expire(pred_xyxy, matched, t)
+        self._start(det_box, detections.score, free, t)
+        return out
+
+    def _associate(self, pred: F64, pred_xyxy: F64, det_box: F64,
+                   score: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
+        """For each tracked person, the index of their detection, or -1."""
+        cfg = self.cfg
+        det_of_trk = np.full(len(pred), -1, np.intp)
+        strong = score >= cfg.new_track_score
+        iou = iou_matrix(pred_xyxy, det_box)
+
+        # 1. confident detections by overlap with where each person is predicted to be
+        r, c = greedy_match(np.where(strong, iou, -1.0), max(cfg.min_iou, 1e-6))
+        det_of_trk[r] = c
+        if len(r) == len(pred):
+            return det_of_trk
+        det_free = np.ones(len(det_box), bool)
+        det_free[c] = False
+
+        # 2. confident leftovers by centre distance in box heights (drifted predictions)
+        free_t = np.flatnonzero((det_of_trk < 0) & (self._s[:, _ID] > 0))
+        free_d = np.flatnonzero(strong & det_free)
+        if len(free_t) and len(free_d) and cfg.reacquire_distance > 0:
+            dist = self._height_distance(pred[free_t], _cxcywh(det_box[free_d]))
+            r, c = greedy_match(-dist, -cfg.reacquire_distance)
+            det_of_trk[free_t[r]] = free_d[c]
+            det_free[free_d[c]] = False
+
+        # 3. doubtful detections only continue people already followed
+        free_t = np.flatnonzero(det_of_trk < 0)
+        free_d = np.flatnonzero(~strong & det_free)
+        if len(free_t) and len(free_d):
+            r, c = greedy_match(iou[np.ix_(free_t, free_d)],
+                                max(cfg.min_iou, _LOW_SCORE_MIN_IOU))
+            det_of_trk[free_t[r]] = free_d[c]
+        return det_of_trk
+
+    @staticmethod
+    def _height_distance(pred: F64, det: F64) -> F64:
+        """Centre distance in mean box heights; infinite when the heights differ too much."""
+        h = np.sqrt(pred[:, None, 3] * det[None, :, 3])
+        dist = np.hypot(pred[:, None, 0] - det[None, :, 0],
+                        pred[:, None, 1] - det[None, :, 1]) / np.maximum(h, 1.0)
+        ratio = pred[:, None, 3] / np.maximum(det[None, :, 3], 1.0)
+        bad = (ratio > _MAX_HEIGHT_RATIO) | (ratio < 1 / _MAX_HEIGHT_RATIO)
+        return np.where(bad, np.inf, dist)
+
+    def _correct(self, pred: F64, det_box: F64, det_of_trk: npt.NDArray[np.intp],
+                 matched: npt.NDArray[np.bool_], score: npt.NDArray[np.float32],
+                 t: float) -> None:
+        """Alpha-beta update of the matched people's box and velocity from their detection."""
+        idx = np.flatnonzero(matched)
+        d = det_of_trk[idx]
+        rows = self._s[idx]
+        z_xyxy = det_box[d]
+        dt = np.maximum(t - rows[:, _T_SEEN], 1e-3)
+        residual = _cxcywh(z_xyxy) - pred[idx]
+        # on the second sighting the velocity is just the displacement; later it follows
+        # new sightings with a time constant, so box jitter at high frame rates stays out
+        gain = np.where(rows[:, _HITS] == 1, 1.0, -np.expm1(-dt / _VELOCITY_SMOOTHING_S))
+        decay = np.exp(-dt / self.cfg.velocity_damping_s)
+        rows[:, _VEL] = rows[:, _VEL] * decay[:, None] + residual * (gain / dt)[:, None]
+        rows[:, _BOX] = pred[idx] + _POSITION_GAIN * residual
+        rows[:, _SEEN_XYXY] = z_xyxy
+        rows[:, _SCORE] = score[d]
+        rows[:, _T_SEEN] = t
+        rows[:, _HITS] += 1
+        confirm = (rows[:, _ID] == 0) & (rows[:, _HITS] >= _CONFIRM_HITS)
+        if confirm.any():
+            n = int(confirm.sum())
+            rows[confirm, _ID] = np.arange(self._next_id, self._next_id + n)
+            self._next_id += n
+        self._s[idx] = rows
+
+    def _output(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_],
+                det_of_trk: npt.NDArray[np.intp] | None,
+                detections: Detections | None) -> Tracks:
+        """Confirmed people: the detection box when seen now, else the prediction."""
+        s = self._s
+        show = s[:, _ID] > 0
+        xyxy = np.where(matched[:, None], s[:, _SEEN_XYXY], pred_xyxy)
+        yaw = np.full(len(s), np.nan, np.float32)
+        if detections is not None and det_of_trk is not None and matched.any():
+            yaw[matched] = detections.yaw[det_of_trk[matched]]
+        return Tracks(s[show, _ID].astype(np.int64), xyxy[show].astype(np.float32),
+                      s[show, _SCORE].astype(np.float32), yaw[show], matched[show])
+
+    def _expire(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_], t: float) -> None:
+        """Forget people unseen past the grace or gone out of the picture, and unconfirmed
+        ones missed once (most of those are one-frame false detections)."""
+        s = self._s
+        gone = ~matched & ((t - s[:, _T_SEEN] > self.cfg.occlusion_grace_s) | (s[:, _ID] == 0))
+        if self.frame_size is not None and not matched.all():
+            gone |= ~matched & self._left_picture(pred_xyxy)
+        if gone.any():
+            self._s = s[~gone]
+
+    def _left_picture(self, pred_xyxy: F64) -> npt.NDArray[np.bool_]:
+        """People walking out of the picture: their predicted box is mostly outside, or their
+        last box touched an edge (so it was cut off there) while they moved towards it."""
+        assert self.frame_size is not None
+        width, height = self.frame_size
+        w = np.clip(np.minimum(pred_xyxy[:, 2], width) - np.maximum(pred_xyxy[:, 0], 0), 0, None)
+        h = np.clip(np.minimum(pred_xyxy[:, 3], height) - np.maximum(pred_xyxy[:, 1], 0), 0, None)
+        area = (pred_xyxy[:, 2] - pred_xyxy[:, 0]) * (pred_xyxy[:, 3] - pred_xyxy[:, 1])
+        outside = w * h < 0.5 * area
+        seen, vel = self._s[:, _SEEN_XYXY], self._s[:, _VEL]
+        mx, my = _EDGE_MARGIN * width, _EDGE_MARGIN * height
+        at_edge = (((seen[:, 0] <= mx) & (vel[:, 0] < 0))
+                   | ((seen[:, 2] >= width - mx) & (vel[:, 0] > 0))
+                   | ((seen[:, 1] <= my) & (vel[:, 1] < 0))
+                   | ((seen[:, 3] >= height - my) & (vel[:, 1] > 0)))
+        return outside | at_edge
+
+    def _start(self, det_box: F64, score: npt.NDArray[np.float32],
+               free: npt.NDArray[np.bool_], t: float) -> None:
+        """Unmatched confident detections become new (unconfirmed) people."""
+        new = free & (score >= self.cfg.new_track_score)
+        if not new.any():
+            return
+        rows = np.zeros((int(new.sum()), _COLS))
+        rows[:, _BOX] = _cxcywh(det_box[new])
+        rows[:, _SEEN_XYXY] = det_box[new]
+        rows[:, _T_SEEN] = t
+        rows[:, _HITS] = 1
+        rows[:, _SCORE] = score[new]
+        self._s = np.concatenate([self._s, rows])
