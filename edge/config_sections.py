@@ -172,6 +172,28 @@ class BehaviourConfig(Section):
         description="Visitors who arrive within this many seconds of each other and stay close "
         "are one party and get one ping. Longer merges strangers who arrive together.",
     )
+    party_near: float = Field(
+        1.5, gt=0, le=10,
+        description="Distance (in box heights) within which party members count as together. "
+        "Larger keeps a party that spreads out along a shelf together but also joins strangers.",
+    )
+    party_together_s: float = Field(
+        5.0, ge=0, le=120,
+        description="How long visitors who arrived together must stay close to count as one "
+        "party. Longer avoids joining a stranger who entered at the same moment; shorter "
+        "recognises a party sooner.",
+    )
+    party_apart_s: float = Field(
+        10.0, gt=0, le=600,
+        description="How long party members may be apart before they count as separate "
+        "visitors (each pinged on their own). Longer tolerates a party splitting to browse.",
+    )
+    walk_speed: float = Field(
+        0.5, gt=0, le=10,
+        description="Feet speed (box heights per second, over the last second) above which a "
+        "visitor is walking, so head turns do not count as looking around. Lower ignores "
+        "turns of slow browsers too; higher lets people glancing on their way out ping.",
+    )
 
 
 class PolicyConfig(Section):

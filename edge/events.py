@@ -71,3 +71,52 @@ class Ping(Event):
     dwell_s: float = 0.0
     zone: str | None = None
     escalation: bool = False
+    party: tuple[int, ...] = ()  # the other members of the visitor's party, pinged together
+
+
+@dataclass(frozen=True, slots=True)
+class Held(Event):
+    """A candidate ping that policy did not send, and why (``replay --explain`` prints these).
+
+    ``reason`` is the rule that held it: space_window, cooldown, attended, rate_limit,
+    acknowledged, closed, party, staff, stale, departed. ``candidate`` is the ping reason that
+    was held (linger, looking_around, help_point).
+    """
+
+    type: ClassVar[str] = "held"
+    candidate: PingReason = "linger"
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attended(Event):
+    """A member of staff has been with the visitor for ``attended_s`` (no pings meanwhile)."""
+
+    type: ClassVar[str] = "attended"
+    staff_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttendedEnded(Event):
+    """Staff left the visitor; the linger clock starts again from here."""
+
+    type: ClassVar[str] = "attended_end"
+
+
+@dataclass(frozen=True, slots=True)
+class PartyJoined(Event):
+    """The visitor arrived with ``others`` and stays close to them: one ping for all."""
+
+    type: ClassVar[str] = "party"
+    others: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged(Event):
+    """The watch answered ping ``ping_id``: no further pings for this visitor (and party)."""
+
+    type: ClassVar[str] = "ack"
+    ping_id: str = ""
+    action: str = ""
+    by: str | None = None

@@ -1,0 +1,180 @@
+"""Builders for behaviour/policy inputs: scripted people -> per-frame Detections, seeded.
+
+A ``Person`` follows waypoints of their feet (t, x, y) in pixels, linearly between them, and is
+present from the first waypoint's t to the last one's. Boxes get a little seeded jitter, like a
+detector's. ``yaw`` gives head yaw in degrees at t (None: no face seen). ``hidden`` intervals
+drop the person from the detections (an occlusion or detector misses).
+
+Regenerate the golden files (after an intended behaviour change, review the diff!):
+
+    .venv/bin/python -m tests.builders golden
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.trace import TraceHeader, TraceWriter
+from edge.types import Detections
+
+SIZE = (640, 480)
+DATA = Path(__file__).resolve().parent / "data"
+GOLDEN_TRACE = DATA / "golden_trace.jsonl"
+GOLDEN_EVENTS = DATA / "golden_events.jsonl"
+GOLDEN_CONFIG = DATA / "golden.toml"
+
+Yaw = Callable[[float], float | None]
+
+
+def make_detections(xywh: Sequence[Sequence[float]], score: Sequence[float] | None = None,
+                    yaw: Sequence[float | None] | None = None) -> Detections:
+    """Detections from [x, y, w, h] boxes; score defaults to 0.9, yaw None -> NaN."""
+    n = len(xywh)
+    boxes = np.asarray(xywh, np.float32).reshape(n, 4)
+    scores = np.full(n, 0.9, np.float32) if score is None else np.asarray(score, np.float32)
+    yaws = None if yaw is None else np.asarray(
+        [math.nan if y is None else y for y in yaw], np.float32)
+    return Detections.from_xywh(boxes, scores, yaws)
+
+
+def facing(_t: float) -> float:
+    """Looking at the shelves in front of them, straight towards the camera-ish."""
+    return 0.0
+
+
+def looking_around(t0: float, t1: float, period_s: float = 3.0,
+                   amplitude: float = 45.0) -> Yaw:
+    """Head swinging left-right (triangle wave) between t0 and t1, facing otherwise."""
+
+    def yaw(t: float) -> float:
+        if not t0 <= t < t1:
+            return 0.0
+        phase = ((t - t0) / period_s) % 1.0
+        return amplitude * (4 * phase - 1 if phase < 0.5 else 3 - 4 * phase)
+
+    return yaw
+
+
+def no_face(_t: float) -> None:
+    return None
+
+
+@dataclass
+class Person:
+    path: list[tuple[float, float, float]]  # (t, feet x, feet y), t increasing
+    height: float = 200.0
+    yaw: Yaw = facing
+    hidden: list[tuple[float, float]] = field(default_factory=list)
+    score: float = 0.9
+
+    @property
+    def start(self) -> float:
+        return self.path[0][0]
+
+    @property
+    def end(self) -> float:
+        return self.path[-1][0]
+
+    def feet(self, t: float) -> tuple[float, float]:
+        ts = [p[0] for p in self.path]
+        x = float(np.interp(t, ts, [p[1] for p in self.path]))
+        y = float(np.interp(t, ts, [p[2] for p in self.path]))
+        return x, y
+
+    def visible(self, t: float) -> bool:
+        return self.start <= t <= self.end and not any(a <= t < b for a, b in self.hidden)
+
+
+def standing(t0: float, t1: float, x: float, y: float, **kw: object) -> Person:
+    return Person([(t0, x, y), (t1, x, y)], **kw)  # type: ignore[arg-type]
+
+
+def walk_through(t0: float, y: float = 400.0, speed_px_s: float = 120.0,
+                 **kw: object) -> Person:
+    """Across the whole frame, left to right, without stopping."""
+    dur = (SIZE[0] + 100) / speed_px_s
+    return Person([(t0, -40.0, y), (t0 + dur, SIZE[0] + 60.0, y)], **kw)  # type: ignore[arg-type]
+
+
+def browsing(t0: float, t1: float, stops: Sequence[tuple[float, float]], stop_s: float = 8.0,
+             **kw: object) -> Person:
+    """Walks between shelves, pausing ``stop_s`` at each (shorter than linger_s), repeating."""
+    path = []
+    t, i = t0, 0
+    while t < t1:
+        x, y = stops[i % len(stops)]
+        path.append((t, x, y))
+        path.append((min(t + stop_s, t1), x, y))
+        t += stop_s + 3.0
+        i += 1
+    return Person(path, **kw)  # type: ignore[arg-type]
+
+
+def make_trace(people: Iterable[Person], duration: float, fps: float = 10.0, seed: int = 0,
+               jitter_px: float = 1.5) -> list[tuple[float, Detections]]:
+    """One (t, Detections) per frame from t=0 to ``duration``, seeded box jitter."""
+    rng = np.random.default_rng(seed)
+    people = list(people)
+    frames = []
+    for i in range(round(duration * fps) + 1):
+        t = round(i / fps, 6)
+        boxes, scores, yaws = [], [], []
+        for p in people:
+            if not p.visible(t):
+                continue
+            fx, fy = p.feet(t)
+            h = p.height * (1 + rng.normal(0, 0.01))
+            w = 0.4 * p.height * (1 + rng.normal(0, 0.01))
+            fx += rng.normal(0, jitter_px)
+            fy += rng.normal(0, jitter_px)
+            boxes.append([fx - w / 2, fy - h, w, h])
+            scores.append(p.score)
+            yaw = p.yaw(t)
+            yaws.append(None if yaw is None else yaw + rng.normal(0, 2.0))
+        frames.append((t, make_detections(boxes, scores, yaws) if boxes
+                       else Detections.empty()))
+    return frames
+
+
+def write_trace(path: Path, frames: Iterable[tuple[float, Detections]], fps: float = 10.0,
+                size: tuple[int, int] = SIZE, start: object = None) -> Path:
+    with TraceWriter.open(path, TraceHeader(fps, size, start)) as writer:  # type: ignore[arg-type]
+        for t, dets in frames:
+            writer.write(t, dets)
+    return path
+
+
+def golden_people() -> list[Person]:
+    """A short shop day (config tests/data/golden.toml) touching every rule once."""
+    return [
+        walk_through(1.0),                                              # passer-by
+        browsing(2.0, 40.0, [(150, 300), (300, 320), (450, 300)], stop_s=5.0),
+        standing(5.0, 60.0, 200.0, 420.0),                              # lingers after window
+        Person([(10.0, 600.0, 300.0), (14.0, 560.0, 440.0), (30.0, 560.0, 440.0)]),  # help pt
+        standing(20.0, 55.0, 330.0, 250.0, height=150.0,
+                 yaw=looking_around(38.0, 50.0)),                       # looks around
+        standing(0.5, 70.0, 60.0, 460.0),                               # staff at the counter
+        standing(3.0, 50.0, 100.0, 350.0, hidden=[(30.0, 31.5)]),       # attended by staff
+    ]
+
+
+def regenerate_golden() -> None:
+    import subprocess
+
+    write_trace(GOLDEN_TRACE, make_trace(golden_people(), 75.0, fps=10.0, seed=7))
+    subprocess.run([sys.executable, "-m", "edge.cli", "--config", str(GOLDEN_CONFIG), "replay",
+                    str(GOLDEN_TRACE), "--out", str(GOLDEN_EVENTS)], check=True)
+    print(f"wrote {GOLDEN_TRACE} and {GOLDEN_EVENTS}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if sys.argv[1:] == ["golden"]:
+        regenerate_golden()
+    else:
+        sys.exit("usage: python -m tests.builders golden")
