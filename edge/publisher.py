@@ -242,8 +242,13 @@ class MqttPublisher:
         self._confirmed(ping_id, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic == self.topics.ack:
+        if msg.topic != self.topics.ack:
+            return
+        try:
             self.acks.receive(bytes(msg.payload), self._clock())
+        except Exception:
+            # an exception here would end paho's network thread: no more pings at all
+            log.exception("the ack handler failed")
 
     # -- internals --------------------------------------------------------------------------
 
