@@ -226,6 +226,7 @@ class LiveSource:
                 cap.release()
                 cap = None
                 self._stop.wait(backoff)
+                backoff = min(backoff * 2, self._reconnect_max_s)
         if cap is not None:
             cap.release()
 
