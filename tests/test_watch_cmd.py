@@ -1,0 +1,91 @@
+"""`dwell watch` end to end: the real CLI, a real broker, the real publisher on the other side."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.publisher import MqttPublisher
+from tests.broker import Mosquitto
+from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
+
+pytestmark = pytest.mark.broker
+
+
+def start_watch(port: int, tmp_path: Path, *args: str, prefix: str = "dwell"
+                ) -> subprocess.Popen[str]:
+    """The real CLI, configured by environment only (an empty config file)."""
+    env = {**os.environ, "DWELL_MQTT__PORT": str(port), "DWELL_STATE_DIR": str(tmp_path),
+           "DWELL_MQTT__TOPIC_PREFIX": prefix}
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--config", "/dev/null",
+                             "watch", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=env)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert "subscribed to" in line, line + proc.stderr.read()
+    return proc
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_shows_dedupes_and_acknowledges(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    acks: list[tuple[str, str, str | None]] = []
+    pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w1"),
+                        lambda *a: acks.append(a))
+    watch = start_watch(mosquitto.port, tmp_path, "--count", "2", "--auto-ack", "on_my_way",
+                        "--json", "--client-id", "w1-watch", "--by", "anna", "--timeout", "20",
+                        prefix="w1")
+    try:
+        assert pub.wait_connected(5)
+        pub.publish(make_ping("one", "help_point", zone="counter"))
+        # the same id again (as after a reconnect): the watch must not show it twice
+        publish_raw(mosquitto.port, "w1/shop/entrance/ping",
+                    json.dumps(
+                        {"id": "one", "title": "dup", "message": "dup", "ts": "x"}).encode())
+        pub.publish(make_ping("two", "linger", dwell_s=200.0))
+        code, shown, err = finish(watch)
+        wait_until(lambda: len(acks) == 2)
+    finally:
+        watch.kill()
+        pub.close()
+    assert code == 0, err
+    assert [p["id"] for p in shown] == ["one", "two"]
+    assert shown[0]["title"] == "Help point" and shown[0]["age_s"] < 5
+    assert acks == [("one", "on_my_way", "anna"), ("two", "on_my_way", "anna")]
+
+
+def test_persistent_session_gets_pings_sent_while_away(mosquitto: Mosquitto,
+                                                       tmp_path: Path) -> None:
+    env_args = ("--client-id", "w2-watch", "--json", "--timeout", "20")
+    first = start_watch(mosquitto.port, tmp_path, "--count", "1", *env_args)
+    publish_raw(mosquitto.port, "dwell/shop/entrance/ping", b'{"id":"a0","title":"t"}')
+    code, shown, _ = finish(first)
+    assert code == 0 and [p["id"] for p in shown] == ["a0"]
+    # the watch is away: pings keep coming
+    publish_raw(mosquitto.port, "dwell/shop/entrance/ping", b'{"id":"b1","title":"t"}',
+                b'{"id":"b2","title":"t"}')
+    second = start_watch(mosquitto.port, tmp_path, "--count", "2", *env_args)
+    code, shown, _ = finish(second)
+    assert code == 0 and [p["id"] for p in shown] == ["b1", "b2"]
+
+
+def test_timeout_and_unreachable_broker_exit_1(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    watch = start_watch(mosquitto.port, tmp_path, "--count", "1", "--timeout", "0.5",
+                        "--client-id", "w3", "--json", prefix="w3")
+    code, shown, err = finish(watch)
+    assert code == 1 and shown == [] and "only 0 of 1 ping(s)" in err
+    env = {**os.environ, "DWELL_MQTT__PORT": "1"}
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "--config", "/dev/null", "watch",
+                           "--count", "1"], capture_output=True, text=True, env=env, timeout=30)
+    assert proc.returncode == 1 and "unreachable" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
