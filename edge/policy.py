@@ -9,8 +9,8 @@ staff (staff are never the subject of a ping) · closed (outside opening hours) 
 (the watch answered a ping for this visitor or their party this visit) · attended (staff is
 with the visitor or their party) · party (another member was pinged within the cooldown or is
 waiting in the queue) · space_window (visit younger than ``space_window_s``; the help point is
-exempt; a visitor who lingered during the window is re-checked when it ends and pinged if
-still lingering) · cooldown (pinged less than ``visitor_cooldown_s`` ago) · rate_limit (the
+exempt; a visitor who lingered during the window — or while the shop was closed — is
+re-checked when it ends (or the shop opens) and pinged if still lingering) · cooldown (pinged less than ``visitor_cooldown_s`` ago) · rate_limit (the
 store already had ``max_pings_per_minute`` in the last 60 s: the candidate waits in an ordered
 queue and later goes out, or is dropped as ``stale`` after ``stale_s`` or ``departed`` when
 the visitor left, or held by whichever rule applies by then).
@@ -172,7 +172,7 @@ class Policy:
         why = self._blocked(vid, v, reason, world, t)
         if why is not None:
             rule, detail = why
-            if rule == "space_window" and reason == "linger":
+            if rule in ("space_window", "closed") and reason == "linger":
                 self.pending_linger[vid] = t
             self._hold(out, t, vid, reason, rule, detail)
         elif not self._capacity(t):
@@ -207,12 +207,14 @@ class Policy:
         return None
 
     def _due_lingers(self, world: World, t: float, out: list[Event]) -> None:
-        """Who lingered inside the space window is pinged as it ends, if still lingering."""
+        """Who lingered inside the space window (or while closed) is pinged as it ends (or the
+        shop opens), if still lingering."""
+        closed = self._closed(t) if self.pending_linger else False
         for vid in list(self.pending_linger):
             v = world.visitors.get(vid)
             if v is None:
                 del self.pending_linger[vid]
-            elif t - v.first_t >= self.cfg.space_window_s:
+            elif t - v.first_t >= self.cfg.space_window_s and not closed:
                 del self.pending_linger[vid]
                 if v.lingering:
                     self._candidate(vid, "linger", world, t, out)

@@ -124,12 +124,23 @@ def _frame(line: str, path: Path, lineno: int, last_t: float) -> tuple[float, De
         raise InputError(f"t goes backwards ({t} after {last_t})", path, lineno)
     if not isinstance(people, list):
         raise InputError(f"people must be a list, got {people!r}", path, lineno)
-    n = len(people)
-    if n == 0:
+    if not people:
         return float(t), Detections.empty()
-    xywh = np.empty((n, 4), np.float32)
-    score = np.empty(n, np.float32)
-    yaw = np.empty(n, np.float32)
+    try:  # fast path: numpy checks every value at once (None yaw becomes NaN)
+        xywh = np.array([p["box"] for p in people], np.float32)
+        score = np.array([p["score"] for p in people], np.float32)
+        yaw = np.array([p.get("yaw") for p in people], np.float32)
+        ok = (xywh.shape == (len(people), 4) and bool(np.isfinite(xywh).all())
+              and bool((xywh[:, 2:] > 0).all()) and score.ndim == 1 and yaw.ndim == 1
+              and bool(np.isfinite(score).all()))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        _explain_people(people, path, lineno)  # raises, naming the person and field
+    return float(t), Detections.from_xywh(xywh, score, yaw)
+
+
+def _explain_people(people: list[Any], path: Path, lineno: int) -> None:
     for i, p in enumerate(people):
         box = p.get("box") if isinstance(p, dict) else None
         if not (isinstance(box, list) and len(box) == 4 and all(map(_number, box))
@@ -141,10 +152,7 @@ def _frame(line: str, path: Path, lineno: int, last_t: float) -> tuple[float, De
             raise InputError(f"person {i}: score must be a number, got {s!r}", path, lineno)
         if y is not None and not _number(y):
             raise InputError(f"person {i}: yaw must be degrees or null, got {y!r}", path, lineno)
-        xywh[i] = box
-        score[i] = s
-        yaw[i] = math.nan if y is None else y
-    return float(t), Detections.from_xywh(xywh, score, yaw)
+    raise InputError("people must be objects with box, score and yaw", path, lineno)
 
 
 def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Detections]]]:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,22 +122,28 @@ def make_trace(people: Iterable[Person], duration: float, fps: float = 10.0, see
     """One (t, Detections) per frame from t=0 to ``duration``, seeded box jitter."""
     rng = np.random.default_rng(seed)
     people = list(people)
+    times = np.round(np.arange(round(duration * fps) + 1) / fps, 6)
+    tracks = []
+    for p in people:  # where everyone is at every frame, in one numpy call per person
+        ts = [q[0] for q in p.path]
+        xs = np.interp(times, ts, [q[1] for q in p.path]).tolist()
+        ys = np.interp(times, ts, [q[2] for q in p.path]).tolist()
+        tracks.append((p, xs, ys))
     frames = []
-    for i in range(round(duration * fps) + 1):
-        t = round(i / fps, 6)
+    for i, t in enumerate(times.tolist()):
         boxes, scores, yaws = [], [], []
-        for p in people:
+        for p, xs, ys in tracks:
             if not p.visible(t):
                 continue
-            fx, fy = p.feet(t)
-            h = p.height * (1 + rng.normal(0, 0.01))
-            w = 0.4 * p.height * (1 + rng.normal(0, 0.01))
-            fx += rng.normal(0, jitter_px)
-            fy += rng.normal(0, jitter_px)
+            noise = rng.normal(0, 1, 5)
+            h = p.height * (1 + 0.01 * noise[0])
+            w = 0.4 * p.height * (1 + 0.01 * noise[1])
+            fx = xs[i] + jitter_px * noise[2]
+            fy = ys[i] + jitter_px * noise[3]
             boxes.append([fx - w / 2, fy - h, w, h])
             scores.append(p.score)
             yaw = p.yaw(t)
-            yaws.append(None if yaw is None else yaw + rng.normal(0, 2.0))
+            yaws.append(None if yaw is None else yaw + 2.0 * noise[4])
         frames.append((t, make_detections(boxes, scores, yaws) if boxes
                        else Detections.empty()))
     return frames
@@ -178,3 +185,40 @@ if __name__ == "__main__":  # pragma: no cover
         regenerate_golden()
     else:
         sys.exit("usage: python -m tests.builders golden")
+
+
+def settings_with(zones: Sequence[dict[str, object]] = (), **sections: dict[str, object]) -> Any:
+    """Settings with some keys changed: settings_with(policy={"linger_s": 10})."""
+    from edge.config import Settings
+
+    return Settings(zones=list(zones), **sections)  # type: ignore[arg-type]
+
+
+def run_scenario(people: Iterable[Person], duration: float, settings: Any = None, *,
+                 fps: float = 10.0, seed: int = 0, start_wall: Any = None,
+                 acks: Sequence[tuple[float, str]] = ()) -> list[Any]:
+    """Events (and pings) of the real pipeline over a scripted scene.
+
+    ``acks``: (t, reason) pairs — at t, acknowledge the latest ping so far (any reason) when
+    ``reason`` is "latest".
+    """
+    from edge.pipeline import Pipeline
+    from edge.policy import deterministic_ping_ids
+
+    pipeline = Pipeline(settings or settings_with(), SIZE, ping_id=deterministic_ping_ids("t"),
+                        start_wall=start_wall)
+    pending = sorted(acks)
+    events: list[Any] = []
+    for t, dets in make_trace(people, duration, fps=fps, seed=seed):
+        while pending and pending[0][0] <= t:
+            pending.pop(0)
+            pings = [e for e in events if e.type == "ping"]
+            if pings:
+                events += pipeline.acknowledge(pings[-1].id, "on_my_way", "anna", t)
+        events += pipeline.step(t, dets)
+    events += pipeline.finish()
+    return events
+
+
+def of_type(events: Iterable[Any], kind: str) -> list[Any]:
+    return [e for e in events if e.type == kind]
