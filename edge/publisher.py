@@ -69,6 +69,9 @@ class MqttPublisher:
         cfg = settings.mqtt
         self._settings = settings
         self._clock = clock
+        # first: a TLS file problem should fail before anything is opened
+        self._client = make_client(cfg, cfg.client_id or f"dwell-{settings.store}-"
+                                   f"{settings.camera}")
         self.topics = Topics.of(cfg.topic_prefix, settings.store, settings.camera)
         self.counters = DeliveryCounters()
         self.acks = AckFilter(on_ack)
@@ -89,8 +92,6 @@ class MqttPublisher:
         for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
             self.acks.sent(entry.id, entry.created)
 
-        self._client = make_client(cfg, cfg.client_id or f"dwell-{settings.store}-"
-                                   f"{settings.camera}")
         self._client.will_set(self.topics.status, _dumps(status_payload("offline", None, None,
                               "connection lost")), qos=1, retain=True)
         self._client.on_connect = self._on_connect

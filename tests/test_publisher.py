@@ -325,3 +325,89 @@ def test_sigkill_goes_offline_and_restart_delivers_disk_outbox(broker_factory: A
         _kill(third)
     finally:
         sub.close()
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(cwd: Path, name: str) -> None:
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+             "-out", f"{name}.crt", cwd=cwd)
+
+
+@pytest.fixture
+def tls_broker(broker_factory: Any, tmp_path: Path) -> tuple[Mosquitto, int, Path]:
+    """A broker with a TLS listener whose certificate (for 'localhost' only) a test CA signed."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_ca(pki, "ca")
+    make_ca(pki, "other-ca")
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-subj", "/CN=localhost", "-keyout", "broker.key", "-out", "broker.csr", cwd=pki)
+    (pki / "ext").write_text("subjectAltName=DNS:localhost\n")
+    _openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "broker.crt", cwd=pki)
+    from tests.broker import free_port
+
+    tls_port = free_port()
+    broker = broker_factory(extra_config=(
+        f"listener {tls_port} 127.0.0.1\ncafile {pki / 'ca.crt'}\n"
+        f"certfile {pki / 'broker.crt'}\nkeyfile {pki / 'broker.key'}\n"))
+    return broker, tls_port, pki
+
+
+def _tls_settings(tmp_path: Path, port: int, host: str, ca: Path) -> Any:
+    return make_settings(tmp_path / "state", port, host=host,
+                         tls={"enabled": True, "ca_file": ca})
+
+
+def test_tls_with_the_right_ca_delivers(tls_broker: Any, tmp_path: Path) -> None:
+    broker, tls_port, pki = tls_broker
+    sub = Collector(broker.port, ["dwell/+/+/ping"])
+    pub = MqttPublisher(_tls_settings(tmp_path, tls_port, "localhost", pki / "ca.crt"),
+                        lambda *a: None)
+    try:
+        assert pub.wait_connected(5), pub.connection_error
+        pub.publish(make_ping("tls1"))
+        sub.wait_for(lambda ms: bool(ms))
+    finally:
+        pub.close()
+        sub.close()
+    assert sub.ping_ids() == ["tls1"]
+
+
+@pytest.mark.parametrize(("host", "ca", "expected"), [
+    ("localhost", "other-ca.crt", "self-signed certificate"),  # not signed by our CA
+    ("127.0.0.1", "ca.crt", "IP address mismatch"),
+])
+def test_tls_certificate_problems_are_named(tls_broker: Any, tmp_path: Path, host: str,
+                                            ca: str, expected: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    _, tls_port, pki = tls_broker
+    with caplog.at_level(logging.ERROR, logger="dwell.publisher"):
+        pub = MqttPublisher(_tls_settings(tmp_path, tls_port, host, pki / ca), lambda *a: None)
+        try:
+            wait_until(lambda: pub.connection_error is not None, 5)
+        finally:
+            pub.close()
+    error = pub.connection_error or ""
+    assert "TLS certificate problem" in error and expected in error
+    assert any("TLS certificate problem" in r.getMessage() for r in caplog.records)
+    # the CLI tools say the same in one line and exit 1
+    env = {**os.environ, "DWELL_MQTT__PORT": str(tls_port), "DWELL_MQTT__HOST": host,
+           "DWELL_MQTT__TLS__ENABLED": "true", "DWELL_MQTT__TLS__CA_FILE": str(pki / ca)}
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "--config", "/dev/null", "watch",
+                           "--count", "1"], capture_output=True, text=True, env=env,
+                          timeout=30, cwd=tmp_path)
+    assert proc.returncode == 1 and "TLS certificate problem" in proc.stderr
+    assert expected in proc.stderr
+
+
+def test_missing_ca_file_is_a_clear_error(tmp_path: Path) -> None:
+    from edge.mqtt_client import MqttError
+
+    with pytest.raises(MqttError, match=r"mqtt\.tls\.ca_file: .* does not exist"):
+        MqttPublisher(_tls_settings(tmp_path, 8883, "localhost", tmp_path / "nope.crt"),
+                      lambda *a: None)
