@@ -24,11 +24,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.config import Settings  # noqa: E402
-from edge.config_sections import MqttConfig  # noqa: E402
-from edge.events import Ping  # noqa: E402
-from edge.publisher import MqttPublisher  # noqa: E402
-from tests.broker import Mosquitto  # noqa: E402
+from edge.config import Settings
+from edge.config_sections import MqttConfig
+from edge.events import Ping
+from edge.publisher import MqttPublisher
+from tests.broker import Mosquitto
 
 
 def percentile(values: list[float], q: float) -> float:
