@@ -7,7 +7,8 @@ not across the shop). Each frame is matched in three stages, all on arrays:
 
 1. confident detections against every predicted box by IoU (one numpy call for all pairs);
 2. the confident detections left over against people still unmatched, by centre distance in
-   box heights (re-acquires someone whose prediction drifted off them during an occlusion);
+   box heights to the stretch between where the person was last seen and where their last
+   velocity would have taken them (re-acquires someone who stopped, or walked on, while hidden);
 3. doubtful detections (score below ``new_track_score``) against who is still unmatched, by
    IoU: they keep a person alive but never start one (ByteTrack's idea).
 
@@ -38,7 +39,8 @@ _MAX_HEIGHT_RATIO = 1.6
 # Time constant with which the velocity follows new sightings: at 25 fps each sighting moves it
 # ~1/8 of the way (box jitter stays out of it), after a 1 s gap almost all the way.
 _VELOCITY_SMOOTHING_S = 0.3
-# Weight of a detection against the prediction for the smoothed box the motion model keeps.
+# Least weight of a detection against the prediction for the box the motion model keeps (at
+# high frame rates; after a gap the detection counts fully).
 _POSITION_GAIN = 0.7
 _CONFIRM_HITS = 2
 # A box this close to the picture's edge (fraction of its size) is cut off by it.
@@ -148,23 +150,25 @@ class IouTracker:
         pred = self._predict(t)
         pred_xyxy = _xyxy(pred)
         if detections is None:
-            return self._output(pred_xyxy, np.zeros(n_trk, bool), None, None)
+            return self._output(pred_xyxy, np.zeros(n_trk, bool), None, None, None)
         det_box = detections.xyxy.astype(np.float64)
         det_of_trk = np.full(n_trk, -1, np.intp)
         if n_trk and len(det_box):
-            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score)
+            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, t)
         matched = det_of_trk >= 0
         if matched.any():
-            self._correct(pred, det_box, det_of_trk, matched, detections.score, t)
-        out = self._output(pred_xyxy, matched, det_of_trk, detections)
+            self._correct(det_box, det_of_trk, matched, detections.score, t)
+        gone = self._gone(pred_xyxy, matched, t)
+        out = self._output(pred_xyxy, matched, det_of_trk, detections, ~gone)
+        if gone.any():
+            self._s = self._s[~gone]
         free = np.ones(len(det_box), bool)
         free[det_of_trk[matched]] = False
-        self._expire(pred_xyxy, matched, t)
         self._start(det_box, detections.score, free, t)
         return out
 
     def _associate(self, pred: F64, pred_xyxy: F64, det_box: F64,
-                   score: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
+                   score: npt.NDArray[np.float32], t: float) -> npt.NDArray[np.intp]:
         """For each tracked person, the index of their detection, or -1."""
         cfg = self.cfg
         det_of_trk = np.full(len(pred), -1, np.intp)
@@ -183,7 +187,7 @@ class IouTracker:
         free_t = np.flatnonzero((det_of_trk < 0) & (self._s[:, _ID] > 0))
         free_d = np.flatnonzero(strong & det_free)
         if len(free_t) and len(free_d) and cfg.reacquire_distance > 0:
-            dist = self._height_distance(pred[free_t], _cxcywh(det_box[free_d]))
+            dist = self._reacquire_distance(free_t, pred[free_t], _cxcywh(det_box[free_d]), t)
             r, c = greedy_match(-dist, -cfg.reacquire_distance)
             det_of_trk[free_t[r]] = free_d[c]
             det_free[free_d[c]] = False
@@ -197,32 +201,49 @@ class IouTracker:
             det_of_trk[free_t[r]] = free_d[c]
         return det_of_trk
 
-    @staticmethod
-    def _height_distance(pred: F64, det: F64) -> F64:
-        """Centre distance in mean box heights; infinite when the heights differ too much."""
-        h = np.sqrt(pred[:, None, 3] * det[None, :, 3])
-        dist = np.hypot(pred[:, None, 0] - det[None, :, 0],
-                        pred[:, None, 1] - det[None, :, 1]) / np.maximum(h, 1.0)
+    def _reacquire_distance(self, free_t: npt.NDArray[np.intp], pred: F64, det: F64,
+                            t: float) -> F64:
+        """How far (in box heights) each detection is from where each unseen person may be.
+
+        Someone hidden may have stopped (at their last box) or walked on at their last
+        velocity; anywhere on that segment is as likely, so the distance is to the segment.
+        Infinite when the box heights differ too much to be the same person.
+        """
+        s = self._s[free_t]
+        start = s[:, None, 0:2]
+        step = (s[:, 4:6] * np.maximum(t - s[:, _T_SEEN], 0.0)[:, None])[:, None, :]
+        rel = det[None, :, 0:2] - start
+        along = np.clip((rel * step).sum(axis=2) / np.maximum((step * step).sum(axis=2), 1e-9),
+                        0.0, 1.0)
+        off = rel - along[:, :, None] * step
+        height = np.sqrt(pred[:, None, 3] * det[None, :, 3])
+        dist = np.hypot(off[..., 0], off[..., 1]) / np.maximum(height, 1.0)
         ratio = pred[:, None, 3] / np.maximum(det[None, :, 3], 1.0)
         bad = (ratio > _MAX_HEIGHT_RATIO) | (ratio < 1 / _MAX_HEIGHT_RATIO)
         return np.where(bad, np.inf, dist)
 
-    def _correct(self, pred: F64, det_box: F64, det_of_trk: npt.NDArray[np.intp],
+    def _correct(self, det_box: F64, det_of_trk: npt.NDArray[np.intp],
                  matched: npt.NDArray[np.bool_], score: npt.NDArray[np.float32],
                  t: float) -> None:
-        """Alpha-beta update of the matched people's box and velocity from their detection."""
+        """Alpha-beta update of the matched people's box and velocity from their detection.
+
+        The innovation is measured against the undamped extrapolation: the damping only
+        hedges the prediction while someone is unseen, it is no evidence that they slowed.
+        Both gains grow with the time since the last sighting, so box jitter at high frame
+        rates stays out of the velocity, and after a long gap the new sighting counts fully.
+        """
         idx = np.flatnonzero(matched)
         d = det_of_trk[idx]
         rows = self._s[idx]
         z_xyxy = det_box[d]
         dt = np.maximum(t - rows[:, _T_SEEN], 1e-3)
-        residual = _cxcywh(z_xyxy) - pred[idx]
-        # on the second sighting the velocity is just the displacement; later it follows
-        # new sightings with a time constant, so box jitter at high frame rates stays out
-        gain = np.where(rows[:, _HITS] == 1, 1.0, -np.expm1(-dt / _VELOCITY_SMOOTHING_S))
-        decay = np.exp(-dt / self.cfg.velocity_damping_s)
-        rows[:, _VEL] = rows[:, _VEL] * decay[:, None] + residual * (gain / dt)[:, None]
-        rows[:, _BOX] = pred[idx] + _POSITION_GAIN * residual
+        extrapolated = rows[:, _BOX] + rows[:, _VEL] * dt[:, None]
+        residual = _cxcywh(z_xyxy) - extrapolated
+        # on the second sighting the velocity is just the displacement
+        beta = np.where(rows[:, _HITS] == 1, 1.0, -np.expm1(-dt / _VELOCITY_SMOOTHING_S))
+        alpha = 1.0 - (1.0 - _POSITION_GAIN) * np.exp(-dt / _VELOCITY_SMOOTHING_S)
+        rows[:, _VEL] += residual * (beta / dt)[:, None]
+        rows[:, _BOX] = extrapolated + residual * alpha[:, None]
         rows[:, _SEEN_XYXY] = z_xyxy
         rows[:, _SCORE] = score[d]
         rows[:, _T_SEEN] = t
@@ -235,11 +256,14 @@ class IouTracker:
         self._s[idx] = rows
 
     def _output(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_],
-                det_of_trk: npt.NDArray[np.intp] | None,
-                detections: Detections | None) -> Tracks:
-        """Confirmed people: the detection box when seen now, else the prediction."""
+                det_of_trk: npt.NDArray[np.intp] | None, detections: Detections | None,
+                keep: npt.NDArray[np.bool_] | None) -> Tracks:
+        """Confirmed people still within their grace: the detection box when seen now, else
+        the prediction."""
         s = self._s
         show = s[:, _ID] > 0
+        if keep is not None:
+            show &= keep
         xyxy = np.where(matched[:, None], s[:, _SEEN_XYXY], pred_xyxy)
         yaw = np.full(len(s), np.nan, np.float32)
         if detections is not None and det_of_trk is not None and matched.any():
@@ -247,15 +271,15 @@ class IouTracker:
         return Tracks(s[show, _ID].astype(np.int64), xyxy[show].astype(np.float32),
                       s[show, _SCORE].astype(np.float32), yaw[show], matched[show])
 
-    def _expire(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_], t: float) -> None:
-        """Forget people unseen past the grace or gone out of the picture, and unconfirmed
-        ones missed once (most of those are one-frame false detections)."""
+    def _gone(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_],
+              t: float) -> npt.NDArray[np.bool_]:
+        """People unseen past the grace or gone out of the picture, and unconfirmed ones
+        missed once (most of those are one-frame false detections): their visit is over."""
         s = self._s
         gone = ~matched & ((t - s[:, _T_SEEN] > self.cfg.occlusion_grace_s) | (s[:, _ID] == 0))
         if self.frame_size is not None and not matched.all():
             gone |= ~matched & self._left_picture(pred_xyxy)
-        if gone.any():
-            self._s = s[~gone]
+        return gone
 
     def _left_picture(self, pred_xyxy: F64) -> npt.NDArray[np.bool_]:
         """People walking out of the picture: their predicted box is mostly outside, or their
