@@ -5,15 +5,18 @@ knows, and ``t`` — no clock, no I/O. Candidates come from ``lingering``, ``loo
 ``at_help_point`` events. Each is checked, in this order, and the first rule that applies holds
 it (a ``held`` event with that rule as ``reason``):
 
-staff (staff are never the subject of a ping) · closed (outside opening hours) · acknowledged
-(the watch answered a ping for this visitor or their party this visit) · attended (staff is
-with the visitor or their party) · party (another member was pinged within the cooldown or is
-waiting in the queue) · space_window (visit younger than ``space_window_s``; the help point is
-exempt; a visitor who lingered during the window — or while the shop was closed — is
-re-checked when it ends (or the shop opens) and pinged if still lingering) · cooldown (pinged less than ``visitor_cooldown_s`` ago) · rate_limit (the
-store already had ``max_pings_per_minute`` in the last 60 s: the candidate waits in an ordered
-queue and later goes out, or is dropped as ``stale`` after ``stale_s`` or ``departed`` when
-the visitor left, or held by whichever rule applies by then).
+- staff: staff are never the subject of a ping;
+- closed: outside opening hours;
+- acknowledged: the watch answered a ping for this visitor or their party this visit;
+- attended: staff is with the visitor or their party;
+- party: another member was pinged within the cooldown or is waiting in the queue;
+- space_window: the visit is younger than ``space_window_s`` (the help point is exempt); a
+  visitor who lingered during the window — or while the shop was closed — is re-checked when
+  it ends (or the shop opens) and pinged if still lingering;
+- cooldown: pinged less than ``visitor_cooldown_s`` ago;
+- rate_limit: the store already had ``max_pings_per_minute`` in the last 60 s. The candidate
+  waits in an ordered queue and later goes out, or is dropped as ``stale`` after ``stale_s``,
+  as ``departed`` when the visitor left, or held by whichever rule applies by then.
 
 An unacknowledged ping is repeated once (``escalation``) after ``escalate_after_s``.
 """

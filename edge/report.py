@@ -96,8 +96,9 @@ class ReplaySummary:
             if pts:
                 timeline.scatter(*zip(*pts, strict=True), marker="v", s=60, color=colour,
                                  label=f"ping: {reason}", zorder=3)
+        timeline.set_yticks(list(rows.values()), [str(vid) for vid in rows])
         timeline.set_xlabel("time since start of input (s)")
-        timeline.set_ylabel("visit")
+        timeline.set_ylabel("visitor")
         timeline.set_title(f"Visits and pings — {Path(self.source).name}")
         if self.pings:
             timeline.legend(loc="upper right")

@@ -158,16 +158,24 @@ def write_trace(path: Path, frames: Iterable[tuple[float, Detections]], fps: flo
 
 
 def golden_people() -> list[Person]:
-    """A short shop day (config tests/data/golden.toml) touching every rule once."""
+    """A short shop scene (config tests/data/golden.toml) touching every rule at least once."""
+    h = {"height": 120.0}
     return [
-        walk_through(1.0),                                              # passer-by
-        browsing(2.0, 40.0, [(150, 300), (300, 320), (450, 300)], stop_s=5.0),
-        standing(5.0, 60.0, 200.0, 420.0),                              # lingers after window
-        Person([(10.0, 600.0, 300.0), (14.0, 560.0, 440.0), (30.0, 560.0, 440.0)]),  # help pt
-        standing(20.0, 55.0, 330.0, 250.0, height=150.0,
-                 yaw=looking_around(38.0, 50.0)),                       # looks around
-        standing(0.5, 70.0, 60.0, 460.0),                               # staff at the counter
-        standing(3.0, 50.0, 100.0, 350.0, hidden=[(30.0, 31.5)]),       # attended by staff
+        walk_through(1.0, y=300.0, **h),                                    # passer-by
+        browsing(2.0, 30.0, [(480, 330), (380, 340), (260, 300)], stop_s=5.0, **h),
+        standing(6.0, 60.0, 330.0, 420.0, **h),                 # lingers in the window
+        Person([(12.0, 600.0, 250.0), (16.0, 580.0, 440.0), (30.0, 580.0, 440.0)],
+               **h),                                                        # help point
+        Person([(34.0, 620.0, 330.0), (38.0, 560.0, 330.0), (41.0, 480.0, 320.0),
+                (47.0, 480.0, 320.0), (50.0, 450.0, 330.0), (65.0, 450.0, 330.0)],
+               height=100.0, yaw=looking_around(52.0, 62.0)),               # looks around
+        Person([(0.5, 60.0, 460.0), (16.0, 60.0, 460.0), (18.0, 170.0, 310.0),
+                (45.0, 170.0, 310.0), (47.0, 60.0, 460.0), (70.0, 60.0, 460.0)],
+               **h),                                                        # staff
+        standing(3.0, 70.0, 100.0, 300.0, hidden=[(30.0, 31.5)], **h),      # attended
+        standing(8.0, 60.0, 440.0, 200.0, **h),                             # a party
+        standing(8.5, 60.0, 500.0, 200.0, **h),                             # of two
+        standing(2.0, 75.0, 600.0, 130.0, height=80.0),                     # in the street
     ]
 
 
