@@ -411,3 +411,39 @@ def test_missing_ca_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MqttError, match=r"mqtt\.tls\.ca_file: .* does not exist"):
         MqttPublisher(_tls_settings(tmp_path, 8883, "localhost", tmp_path / "nope.crt"),
                       lambda *a: None)
+
+
+def test_ping_in_flight_at_a_drop_is_not_resent_late(broker_factory: Any,
+                                                     tmp_path: Path) -> None:
+    """paho keeps unacknowledged messages in RAM and resends them on reconnect with their
+    original expiry; the publisher must not let that happen to a ping that expired meanwhile."""
+    broker = broker_factory()
+    broker.extra_config = persistence(broker.workdir) + "autosave_interval 1\n"
+    broker.restart()
+    sub = Collector(broker.port, ["dwell/+/+/ping"], client_id="watch-f", persistent=True)
+    sub.close()
+    time.sleep(1.5)  # the watch's session is autosaved: it survives the SIGKILL below
+    clock = FakeClock()
+    pub = MqttPublisher(make_settings(tmp_path, broker.port, ping_expiry_s=30), lambda *a: None,
+                        clock=clock)
+    try:
+        assert pub.wait_connected(5)
+        assert broker.proc is not None
+        os.kill(broker.proc.pid, signal.SIGSTOP)  # takes the bytes, never answers
+        pub.publish(make_ping("in-flight"))
+        time.sleep(0.2)
+        assert len(pub.outbox) == 1 and pub.counters.sent == 1
+        clock.now += 40  # the outage outlasts the ping
+        broker.kill()  # the buffered PUBLISH dies with it
+        wait_until(lambda: not pub.connected)
+        broker.start()
+        assert pub.wait_connected(10)
+        pub.publish(make_ping("control"))
+        sub = Collector(broker.port, ["dwell/+/+/ping"], client_id="watch-f", persistent=True)
+        sub.wait_for(lambda ms: any(b'"control"' in m.payload for m in ms))
+        time.sleep(0.2)
+    finally:
+        pub.close()
+        sub.close()
+    assert sub.ping_ids() == ["control"]
+    assert pub.counters.expired == 1
