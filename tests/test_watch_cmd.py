@@ -89,3 +89,37 @@ def test_timeout_and_unreachable_broker_exit_1(mosquitto: Mosquitto, tmp_path: P
                            "--count", "1"], capture_output=True, text=True, env=env, timeout=30)
     assert proc.returncode == 1 and "unreachable" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_key_presses_on_a_terminal_acknowledge(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """The interactive path: stdin is a terminal (a pty), 'd' dismisses, 'q' quits."""
+    import pty
+
+    acks: list[tuple[str, str, str | None]] = []
+    pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w4"),
+                        lambda *a: acks.append(a))
+    master, slave = pty.openpty()
+    env = {**os.environ, "DWELL_MQTT__PORT": str(mosquitto.port),
+           "DWELL_MQTT__TOPIC_PREFIX": "w4", "DWELL_STATE_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--config", "/dev/null", "watch",
+                             "--client-id", "w4-watch", "--by", "ben"], stdin=slave,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=env)
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        assert "subscribed to" in proc.stderr.readline()
+        assert pub.wait_connected(5)
+        pub.publish(make_ping("k1", "looking_around"))
+        shown = proc.stdout.readline()
+        assert "\a" in shown and "Visitor looking around" in shown and "s ago" in shown
+        assert "[o] on my way" in proc.stdout.readline()
+        os.write(master, b"d")
+        wait_until(lambda: len(acks) == 1)
+        os.write(master, b"q")
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+        os.close(slave)
+        pub.close()
+    assert acks == [("k1", "dismiss", "ben")]
