@@ -219,9 +219,9 @@ class Core:
     def _handle(self, events: list[Event]) -> list[Event]:
         self.stats.observe(events)
         for ev in events:
+            self.on_event(ev)  # said (logged) before sent, so the log reads in order
             if isinstance(ev, Ping):
                 self.publisher.publish(ev)
-            self.on_event(ev)
         return events
 
 

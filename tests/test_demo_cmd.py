@@ -1,0 +1,80 @@
+"""`dwell demo` through the real CLI: pings reach the watch over MQTT and an ack comes back."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.broker import Mosquitto
+from tests.conftest import REPO, shared_file
+
+pytestmark = pytest.mark.broker
+
+
+def run_demo(*args: str, cwd: Path = REPO, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWELL_")}
+    return subprocess.run([sys.executable, "-m", "edge.cli", "demo", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def check_story(out: str) -> None:
+    """The loop a newcomer should see: held back, pings as the watch shows them, an ack."""
+    assert "held back (linger of visitor" in out and "give them space" in out
+    assert len(re.findall(r">> PING sent over MQTT", out)) == 3
+    assert out.count("watch buzzes:") == 3
+    for title in ("Help point", "Visitor lingering", "Visitor looking around"):
+        assert f"| {title}" in out
+    assert "<< ack arrived over MQTT (on_my_way by demo watch)" in out
+    acked = re.search(r"no more pings about visitor (\d+)", out)
+    assert acked is not None
+    # the policy then holds that visitor's next candidate because of the ack
+    assert re.search(rf"held back \(\w+ of visitor {acked.group(1)}\): the watch already "
+                     r"answered", out)
+    assert "acks: 1" in out
+
+
+def test_demo_against_a_given_broker(broker_factory: Callable[..., Mosquitto],
+                                     tmp_path: Path) -> None:
+    broker = broker_factory()
+    result = run_demo("--speed", "25", "--broker", f"127.0.0.1:{broker.port}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "(--broker)" in result.stdout
+    check_story(result.stdout)
+
+
+def test_demo_out_of_the_box(tmp_path: Path) -> None:
+    """No options: localhost:1883 if one answers, else a private mosquitto — said which."""
+    result = run_demo("--speed", "25", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"broker: (the MQTT broker already running on localhost:1883|a private "
+                     r"mosquitto started for the demo on port \d+)", result.stdout)
+    check_story(result.stdout)
+
+
+def test_demo_starts_a_private_mosquitto(tmp_path: Path) -> None:
+    result = run_demo("--speed", "25", "--broker", "private", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"a private mosquitto started for the demo on port \d+", result.stdout)
+    check_story(result.stdout)
+
+
+def test_demo_refuses_a_bad_speed_and_a_missing_video(tmp_path: Path) -> None:
+    assert run_demo("--speed", "0", cwd=tmp_path).returncode == 2
+    missing = run_demo("--video", str(tmp_path / "nope.mp4"), cwd=tmp_path)
+    assert missing.returncode == 2 and "nope.mp4" in missing.stderr
+
+
+def test_demo_on_a_real_clip(broker_factory: Callable[..., Mosquitto], tmp_path: Path) -> None:
+    video = shared_file("footage/TUD-Campus/TUD-Campus.mp4")
+    broker = broker_factory()
+    result = run_demo("--video", str(video), "--speed", "10", "--broker",
+                      f"127.0.0.1:{broker.port}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"visitor \d+ comes in", result.stdout)
+    assert "Summary:" in result.stdout
