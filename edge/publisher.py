@@ -86,7 +86,6 @@ class MqttPublisher:
         self._closing = False
         self._status = StatusSnapshot()
         self._stats: StatsSnapshot | None = None
-        self._last_status: bytes | None = None
         self._logged: set[str] = set()
         self._expired_base = self.outbox.counter("expired")  # expiries of earlier runs: not ours
         for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
@@ -144,7 +143,8 @@ class MqttPublisher:
     # -- status and stats -------------------------------------------------------------------
 
     def set_status(self, snapshot: StatusSnapshot) -> None:
-        """Publish the retained ``online`` status when it changed (and on every reconnect)."""
+        """Publish the retained ``online`` status now (and again on every reconnect); the
+        service decides how often (on change, and a periodic refresh of ``ts``)."""
         self._status = snapshot
         with self._conn_lock:
             if self._connected:
@@ -193,7 +193,6 @@ class MqttPublisher:
         now = self._clock()
         with self._conn_lock:
             self._connected = True
-            self._last_status = None
             self._publish_status()
             if cfg.homeassistant_discovery:
                 for topic, payload in discovery_messages(cfg.discovery_prefix, self.topics,
@@ -295,12 +294,8 @@ class MqttPublisher:
             log.error("broker refused ping %s: %s", ping_id, reason)
 
     def _publish_status(self) -> None:
-        payload = _dumps(status_payload("online", self._status, None))
-        if payload == self._last_status:
-            return
-        self._last_status = payload
-        stamped = _dumps(status_payload("online", self._status, self._clock()))
-        self._track(self._client.publish(self.topics.status, stamped, qos=1, retain=True).mid,
+        payload = _dumps(status_payload("online", self._status, self._clock()))
+        self._track(self._client.publish(self.topics.status, payload, qos=1, retain=True).mid,
                     None)
 
     def _publish_stats(self) -> None:
