@@ -14,6 +14,7 @@ later than that.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from edge.interfaces import Tracker
 from edge.policy import PingIdFactory, Policy
 from edge.types import Detections
 from edge.zones import ZoneMap
+
+log = logging.getLogger(__name__)
 
 
 def _default_tracker(settings: Settings) -> Tracker:
@@ -54,6 +57,9 @@ class Pipeline:
         self.tracking = False
         self.last_t = 0.0
         self.counts: Counter[str] = Counter()
+        if not self.hours_applied:
+            log.warning("policy.opening_hours is set but the wall-clock time of t=0 is unknown "
+                        "(start_wall): opening hours are NOT applied")
 
     def step(self, t: float, detections: Detections | None) -> list[Event]:
         if detections is None:
