@@ -447,3 +447,23 @@ def test_ping_in_flight_at_a_drop_is_not_resent_late(broker_factory: Any,
         sub.close()
     assert sub.ping_ids() == ["control"]
     assert pub.counters.expired == 1
+
+
+def test_frozen_process_goes_offline_by_keepalive(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """SIGKILL closes the socket (offline at once); a hung sensor or a cut cable does not, and
+    only the keepalive (5 s here) lets the last will fire."""
+    sub = Collector(mosquitto.port, ["dwell/+/+/status"])
+    helper = _helper(tmp_path / "frozen", mosquitto.port, 0, 5)
+    try:
+        assert helper.stdout is not None and helper.stdout.readline().strip() == "connected"
+        sub.wait_for(lambda ms: any(b'"online"' in m.payload for m in ms))
+        frozen = time.monotonic()
+        helper.send_signal(signal.SIGSTOP)
+        sub.wait_for(lambda ms: b'"offline"' in ms[-1].payload, timeout=17)
+        offline_after = time.monotonic() - frozen
+    finally:
+        _kill(helper)
+        sub.close()
+    # MQTT says the broker gives up after 1.5 x keepalive of silence; mosquitto 2.0.11 was
+    # measured here at 10.7-11.1 s for keepalive 5 (its keepalive check is coarse): allow 3 x
+    assert 5 <= offline_after <= 3 * 5
