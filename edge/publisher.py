@@ -121,8 +121,22 @@ class MqttPublisher:
             if self._connected:
                 self._send(entry, now)
 
-    def close(self, timeout: float = 3.0) -> None:
-        """Clean ``offline`` status (retained), then disconnect. Unconfirmed pings stay on disk."""
+    def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` s for the outbox to empty (connecting first if need be);
+        the number of pings still unconfirmed (they stay on disk for the next start)."""
+        deadline = time.monotonic() + timeout
+        while len(self.outbox) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._drop_expired(self._clock())
+        return len(self.outbox)
+
+    def close(self, timeout: float = 3.0, drain_s: float = 0.0) -> None:
+        """Clean ``offline`` status (retained), then disconnect. Unconfirmed pings stay on disk;
+        ``drain_s`` > 0 first waits that long for them to be confirmed."""
+        if drain_s > 0 and (left := self.drain(drain_s)):
+            log.warning("%d ping(s) not confirmed by the broker %s:%s; kept in %s for the next "
+                        "start", left, self._settings.mqtt.host, self._settings.mqtt.port,
+                        self.outbox.path)
         self._closing = True
         with self._conn_lock:
             connected = self._connected
@@ -320,3 +334,13 @@ class MqttPublisher:
             emit(message)
         else:
             log.debug(message)
+
+
+def replay_publisher(settings: Settings) -> MqttPublisher:
+    """The publisher `dwell replay --publish` uses: the same as `run`'s (payloads, outbox,
+    expiry). Acks are logged only: a replay's visitors are not in the shop to be helped."""
+
+    def on_ack(ping_id: str, action: str, by: str | None) -> None:
+        log.info("ack for replayed ping %s: %s%s", ping_id, action, f" by {by}" if by else "")
+
+    return MqttPublisher(settings, on_ack)

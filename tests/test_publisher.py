@@ -159,7 +159,8 @@ def test_broker_restart_unexpired_delivered_expired_counted(broker_factory: Any,
     assert fresh.expiry is not None and fresh.expiry <= 30
 
 
-def test_outbox_survives_process_restart(mosquitto: Mosquitto, tmp_path: Path) -> None:
+def test_outbox_survives_process_restart(mosquitto: Mosquitto, tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
     dead_port = make_settings(tmp_path, 1).mqtt.port  # nothing listens on port 1
     clock = FakeClock()
     first = MqttPublisher(make_settings(tmp_path, dead_port, ping_expiry_s=60),
@@ -167,7 +168,9 @@ def test_outbox_survives_process_restart(mosquitto: Mosquitto, tmp_path: Path) -
     first.publish(make_ping("keep"))
     clock.now += 30
     first.publish(make_ping("late"))
-    first.close()
+    with caplog.at_level(logging.WARNING, logger="dwell.publisher"):
+        first.close(drain_s=0.2)
+    assert any("2 ping(s) not confirmed" in r.getMessage() for r in caplog.records)
     clock.now += 40  # "keep" has expired by the time the next process runs
     sub = Collector(mosquitto.port, ["dwell/+/+/ping"])
     second = MqttPublisher(make_settings(tmp_path, mosquitto.port, ping_expiry_s=60),
