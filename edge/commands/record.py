@@ -17,6 +17,7 @@ from pathlib import Path
 from edge.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
 from edge.errors import InputError
 from edge.events import Ping, VisitStarted
+from edge.models import ModelError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline = Pipeline(settings, source.size, start_wall=start)
         fps = source.fps or 10.0
         writer = TraceWriter.open(args.out, TraceHeader(float(fps), source.size, start))
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (ModelError, OSError, ValueError, RuntimeError) as exc:
         source.close()
         print(f"dwell record: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -15,9 +15,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from edge.commands.common import EXIT_OK, EXIT_USAGE, load
+from edge.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
 from edge.errors import InputError
 from edge.events import Event, Held
+from edge.models import ModelError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # e.g. zones configured but the frame size unknown
         print(f"dwell replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (ModelError, OSError, RuntimeError) as exc:  # a video needs the detector model
+        print(f"dwell replay: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     print(summary.format())
     if args.out is not None:
         print(f"events: {args.out}")
