@@ -105,7 +105,7 @@ class TrackerConfig(Section):
         "person. Lower follows fast walkers at the risk of swapping people who cross.",
     )
     new_track_score: float = Field(
-        0.5, ge=0, le=1,
+        0.55, ge=0, le=1,
         description="Detections scoring below this only keep an already tracked person alive "
         "(ByteTrack's idea); they never start a new visit. Higher avoids phantom visits from "
         "doubtful detections; lower picks newcomers up sooner in poor light.",
@@ -134,6 +134,21 @@ class YawConfig(Section):
         24, ge=8, le=400,
         description="Smallest face (pixels wide) whose yaw is trusted. Lower reads yaw from "
         "further away but noisier; smaller faces give null yaw.",
+    )
+    model: Literal["auto", "yunet", "blazeface"] = Field(
+        "auto",
+        description="Face detector for yaw. auto: yunet when installed (`dwell models install "
+        "yunet`), else blazeface, which ships with dwell. See docs/yaw.md for their errors.",
+    )
+    min_score: float = Field(
+        0.6, gt=0, lt=1,
+        description="Lowest face-detector confidence trusted. Lower reads yaw on more (blurred, "
+        "turned) faces but also on hair and hoods (wrong yaw); higher gives null more often.",
+    )
+    input_px: Literal[64, 96, 128, 160] = Field(
+        96,
+        description="Side of the square the head region is resized to for YuNet (BlazeFace "
+        "always uses 128). Larger finds smaller faces in the region at a higher CPU cost.",
     )
 
 
