@@ -339,10 +339,10 @@ class Service:
             return None
 
     def _close_live_source(self) -> None:
-        from edge.sources import LiveSource
-
-        if isinstance(self.source, LiveSource):
-            self.source.close()  # thread-safe; a file is closed by the capture thread itself
+        # A live source's close is thread-safe and wakes its frames(); a file is closed by the
+        # capture thread itself (releasing a capture mid-read from another thread is unsafe).
+        if self.source is not None and not self._is_file():
+            self.source.close()
 
     def _flush_and_close(self) -> None:
         """Final stats and queued pings out (briefly), then the clean ``offline`` status."""

@@ -1,0 +1,198 @@
+"""The service's parts: the frame box, day stats, the shared core, and the run loop's threads.
+
+Unit tests of the code around the stages, so the publisher and the source are fakes here;
+tests/test_run_cmd.py runs the real CLI against a real broker and a real video.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge.config import Settings
+from edge.events import Acknowledged, Ping, VisitEnded, VisitStarted
+from edge.service import Core, DayStats, FrameBox, Service
+from edge.sources import SourceStats
+from edge.status import StatsSnapshot, StatusSnapshot
+from edge.synthetic import DEMO_SETTINGS, SIZE, generate
+from edge.types import Detections, Frame
+
+
+def frame(i: int, t: float | None = None) -> Frame:
+    return Frame(np.zeros((48, 64, 3), np.uint8), i / 10 if t is None else t, i)
+
+
+class FakePublisher:
+    def __init__(self, settings: Settings, on_ack: Any) -> None:
+        self.on_ack = on_ack
+        self.pings: list[Ping] = []
+        self.statuses: list[StatusSnapshot] = []
+        self.stats: list[StatsSnapshot] = []
+        self.closed = False
+
+    def publish(self, ping: Ping) -> None:
+        self.pings.append(ping)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def set_status(self, snapshot: StatusSnapshot) -> None:
+        self.statuses.append(snapshot)
+
+    def publish_stats(self, snapshot: StatsSnapshot) -> None:
+        self.stats.append(snapshot)
+
+    def ack_median_s(self) -> float | None:
+        return None
+
+
+def test_live_box_keeps_the_newest_and_counts_drops() -> None:
+    box = FrameBox(drop=True)
+    stop = threading.Event()
+    for i in range(3):
+        box.put(frame(i), stop)
+    got = box.get(0.1)
+    assert got is not None and got.index == 2
+    assert box.dropped == 2
+    assert box.get(0.01) is None
+
+
+def test_file_box_never_drops_it_waits() -> None:
+    box = FrameBox(drop=False)
+    stop = threading.Event()
+    box.put(frame(0), stop)
+    second = threading.Thread(target=box.put, args=(frame(1), stop))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # blocked: the slot is taken
+    first = box.get(0.1)
+    assert first is not None and first.index == 0
+    second.join(2)
+    later = box.get(0.1)
+    assert later is not None and later.index == 1 and box.dropped == 0
+
+
+def test_box_end_wakes_the_reader() -> None:
+    box = FrameBox(drop=False)
+    threading.Timer(0.05, box.end).start()
+    t0 = time.monotonic()
+    assert box.get(5) is None
+    assert time.monotonic() - t0 < 2 and box.ended
+
+
+def test_day_stats_count_visitors_not_staff_and_reset_at_midnight() -> None:
+    day = [date(2026, 5, 2)]
+    stats = DayStats(today=lambda: day[0])
+    stats.observe([VisitStarted(1.0, 1), VisitStarted(1.0, 2, staff=True),
+                   VisitStarted(2.0, 3), VisitEnded(9.0, 1, dwell_s=8.0),
+                   VisitEnded(9.0, 2, dwell_s=8.0, staff=True), VisitEnded(20.0, 3, dwell_s=18.0),
+                   Ping(5.0, 1, id="a", reason="linger"), Ping(6.0, 3, id="b",
+                                                              reason="help_point"),
+                   Acknowledged(7.0, 1, ping_id="a", action="on_my_way")])
+    snap = stats.snapshot(1.5)
+    assert (snap.visitors_today, snap.dwell_median_s, snap.pings_today, snap.acks) == (
+        2, 13.0, 2, 1)
+    assert snap.pings_by_reason == {"linger": 1, "help_point": 1}
+    assert snap.ack_median_s == 1.5
+    day[0] = date(2026, 5, 3)
+    stats.observe([])
+    assert stats.snapshot(None).visitors_today == 0
+
+
+def demo_settings() -> Settings:
+    return Settings(**DEMO_SETTINGS, yaw={"enabled": False})
+
+
+def test_core_publishes_pings_and_takes_acks_from_another_thread() -> None:
+    core = Core(demo_settings(), FakePublisher)
+    core.start_pipeline(SIZE)
+    publisher: FakePublisher = core.publisher  # type: ignore[assignment]
+    acked: list[Acknowledged] = []
+    for t, det in generate(seed=0):
+        for ev in core.step(t, det):
+            if isinstance(ev, Acknowledged):
+                acked.append(ev)
+        if len(publisher.pings) == 1 and not acked and not core.acks.qsize():
+            # the watch answers on paho's thread
+            ping_id = publisher.pings[0].id
+            threading.Thread(target=publisher.on_ack,
+                             args=(ping_id, "on_my_way", "anna")).start()
+    core.finish()
+    assert [p.reason for p in publisher.pings] == ["help_point", "linger", "looking_around"]
+    assert len(acked) == 1 and acked[0].ping_id == publisher.pings[0].id
+    assert core.stats.acks == 1 and core.stats.visitors == 4
+
+
+def test_reload_keeps_current_visits() -> None:
+    core = Core(demo_settings(), FakePublisher)
+    core.start_pipeline(SIZE)
+    trace = list(generate(seed=0))
+    for t, det in trace[:150]:  # 15 s: the lingerer is inside
+        core.step(t, det)
+    inside = core.pipeline.visitors_now
+    assert inside >= 1
+    changed = dict(DEMO_SETTINGS, policy={**DEMO_SETTINGS["policy"], "space_window_s": 5.0})
+    core.reload(Settings(**changed, yaw={"enabled": False}))
+    assert core.pipeline.visitors_now == inside
+    ended: list[VisitEnded] = []
+    for t, det in trace[150:]:
+        ended += [e for e in core.step(t, det) if isinstance(e, VisitEnded)]
+    ended += [e for e in core.finish() if isinstance(e, VisitEnded)]
+    # the lingerer's visit began at ~4.6 s, before the reload: its dwell counts from there
+    assert any(e.dwell_s > 40 for e in ended if not e.staff)
+
+
+class FakeCamera:
+    """A live source that delivers some frames, then loses the camera until closed."""
+
+    def __init__(self, frames: int) -> None:
+        self.n = frames
+        self.stats = SourceStats()
+        self.closed = threading.Event()
+        self.size = (64, 48)
+        self.fps = 10.0
+
+    def frames(self) -> Iterator[Frame]:
+        for i in range(self.n):
+            yield frame(i)
+            time.sleep(0.01)
+        self.stats.ok = False
+        self.closed.wait()
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class NoPeople:
+    def detect(self, image: Any) -> Detections:
+        return Detections.empty()
+
+
+def test_lost_camera_shows_in_status_and_stop_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    camera = FakeCamera(frames=20)
+    monkeypatch.setattr("edge.sources.open_source", lambda *a, **k: camera)
+    service = Service(Settings(yaw={"enabled": False}), "0", publisher_factory=FakePublisher,
+                      detector=NoPeople())
+    monkeypatch.setattr("edge.service.STALL_S", 0.3)
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(service.run(install_signals=False)))
+    runner.start()
+    publisher: FakePublisher = service.core.publisher  # type: ignore[assignment]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            s.camera_ok is False for s in publisher.statuses):
+        time.sleep(0.05)
+    assert any(s.camera_ok is True for s in publisher.statuses)
+    assert publisher.statuses[-1].camera_ok is False
+    assert runner.is_alive()  # still running, still retrying
+    service.request_stop()
+    runner.join(10)
+    assert result == [0]
+    assert publisher.closed and camera.closed.is_set()
+    assert publisher.stats  # final stats on the way out
