@@ -33,6 +33,10 @@ F64 = npt.NDArray[np.float64]
 
 # A doubtful detection must overlap at least this much to continue someone (ByteTrack uses 0.5).
 _LOW_SCORE_MIN_IOU = 0.4
+# ... and only someone seen this recently (a detector miss, not an occlusion).
+_LOW_SCORE_GAP_S = 0.5
+# Unseen this long, a person may reappear the full reacquire_distance from their path.
+_REACQUIRE_RAMP_S = 1.0
 # Height ratio beyond which a re-acquired box is a different person, not the same one seen
 # nearer or further away.
 _MAX_HEIGHT_RATIO = 1.6
@@ -188,12 +192,17 @@ class IouTracker:
         free_d = np.flatnonzero(strong & det_free)
         if len(free_t) and len(free_d) and cfg.reacquire_distance > 0:
             dist = self._reacquire_distance(free_t, pred[free_t], _cxcywh(det_box[free_d]), t)
-            r, c = greedy_match(-dist, -cfg.reacquire_distance)
+            # how far someone can have gone grows with the time unseen: a short gap leaves
+            # no room to take over a newcomer who appears beside them
+            unseen = t - self._s[free_t, _T_SEEN]
+            gate = cfg.reacquire_distance * np.clip(unseen / _REACQUIRE_RAMP_S, 0.25, 1.0)
+            r, c = greedy_match(gate[:, None] - dist, 0.0)
             det_of_trk[free_t[r]] = free_d[c]
             det_free[free_d[c]] = False
 
-        # 3. doubtful detections only continue people already followed
-        free_t = np.flatnonzero(det_of_trk < 0)
+        # 3. doubtful detections only continue people followed until just now (as ByteTrack's
+        # second stage): strung together over gaps they would keep phantoms alive
+        free_t = np.flatnonzero((det_of_trk < 0) & (t - self._s[:, _T_SEEN] <= _LOW_SCORE_GAP_S))
         free_d = np.flatnonzero(~strong & det_free)
         if len(free_t) and len(free_d):
             r, c = greedy_match(iou[np.ix_(free_t, free_d)],

@@ -1,0 +1,67 @@
+"""Run a peer tracker (supervision's ByteTrack or norfair) on detections given as JSON.
+
+Runs in a side venv, never in dwell's: supervision==0.30.9 (the last with ByteTrack) and
+norfair (which needs numpy < 2, unlike OpenCV 5) are dev-only comparisons. It imports nothing
+from dwell. stdin: {"tracker": "bytetrack"|"norfair", "fps": F, "params": {...},
+"frames": [[[x1, y1, x2, y2, score], ...], ...]}. stdout: {"frames": [[[id, x1, y1, x2, y2],
+...], ...], "us_per_frame": U} listing only the people matched to a detection in that frame.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+
+def run_bytetrack(frames: list[list[list[float]]], fps: float,
+                  params: dict[str, Any]) -> tuple[list[list[list[float]]], float]:
+    import supervision as sv
+
+    tracker = sv.ByteTrack(frame_rate=round(fps), **params)
+    out, spent = [], 0.0
+    for boxes in frames:
+        arr = np.asarray(boxes, np.float32).reshape(-1, 5)
+        dets = sv.Detections(xyxy=arr[:, :4], confidence=arr[:, 4],
+                             class_id=np.zeros(len(arr), int))
+        t0 = time.perf_counter()
+        tracked = tracker.update_with_detections(dets)
+        spent += time.perf_counter() - t0
+        out.append([[int(i), *map(float, b)] for i, b in zip(tracked.tracker_id, tracked.xyxy,
+                                                              strict=True)])
+    return out, spent / max(len(frames), 1) * 1e6
+
+
+def run_norfair(frames: list[list[list[float]]], fps: float,
+                params: dict[str, Any]) -> tuple[list[list[list[float]]], float]:
+    from norfair import Detection, Tracker
+
+    params = dict(params)
+    min_score = params.pop("min_score", 0.0)
+    tracker = Tracker(distance_function="iou", **params)
+    out, spent = [], 0.0
+    for boxes in frames:
+        kept = [b for b in boxes if b[4] >= min_score]
+        dets = [Detection(points=np.array([[b[0], b[1]], [b[2], b[3]]]),
+                          scores=np.array([b[4], b[4]])) for b in kept]
+        t0 = time.perf_counter()
+        objects = tracker.update(detections=dets)
+        spent += time.perf_counter() - t0
+        now = {id(d) for d in dets}
+        out.append([[int(o.id), *map(float, o.last_detection.points.reshape(-1))]
+                    for o in objects if o.id is not None and id(o.last_detection) in now])
+    return out, spent / max(len(frames), 1) * 1e6
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    run = {"bytetrack": run_bytetrack, "norfair": run_norfair}[job["tracker"]]
+    frames, us = run(job["frames"], float(job["fps"]), job.get("params", {}))
+    json.dump({"frames": frames, "us_per_frame": us}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
