@@ -238,4 +238,4 @@ def test_live_close_ends_frames() -> None:
     source = LiveSource("fake", Opener(FakeCapture([IMG] * 3)), CFG, backoff_start_s=0.01)
     threading.Timer(0.1, source.close).start()
     list(source.frames())  # returns once closed, does not hang
-    assert not source._thread.is_alive()
+    wait_for(lambda: not source._thread.is_alive())  # and the capture thread ends too
