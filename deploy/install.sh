@@ -17,6 +17,7 @@ UNIT=/etc/systemd/system/dwell.service
 CAMERA=auto
 WITH_MOSQUITTO=no
 DRY_RUN=no
+MOSQUITTO_TODO=no
 DONE=()
 
 usage() {
@@ -199,29 +200,32 @@ install_unit() {
 
 install_mosquitto() {
     [ "$WITH_MOSQUITTO" = yes ] || return 0
-    step "mosquitto with dwell's listener and ACL config"
+    step "mosquitto with dwell's logins, ACL and TLS listener (deploy/mosquitto/)"
     local conf
-    local found=no
     for conf in "$SRC"/deploy/mosquitto/*.conf; do
         [ -e "$conf" ] || continue
         case "$conf" in
-            *bridge-to-central.conf) continue ;;  # only for chains of shops: see docs/deploy.md
+            *bridge*) continue ;;  # bridges are for chains of shops: see docs/deploy.md
         esac
         run install -m 0644 "$conf" /etc/mosquitto/conf.d/
-        found=yes
     done
-    local acl
-    for acl in "$SRC"/deploy/mosquitto/*.acl "$SRC"/deploy/mosquitto/acl*; do
-        [ -e "$acl" ] || continue
-        run install -m 0640 -g mosquitto "$acl" /etc/mosquitto/
-        found=yes
-    done
-    if [ "$found" = no ]; then
-        note "no broker config in deploy/mosquitto/: mosquitto keeps Debian's local-only default"
+    if [ -e "$SRC/deploy/mosquitto/dwell.acl" ]; then
+        run install -m 0640 -g mosquitto "$SRC/deploy/mosquitto/dwell.acl" /etc/mosquitto/
+    fi
+    if [ ! -e /etc/mosquitto/dwell.passwd ] || [ "$DRY_RUN" = yes ]; then
+        run install -m 0600 -o mosquitto -g mosquitto /dev/null /etc/mosquitto/dwell.passwd
     fi
     run systemctl enable mosquitto.service
-    run systemctl restart mosquitto.service
-    did "mosquitto enabled with dwell's config"
+    if [ -e /etc/mosquitto/certs/broker.crt ] && [ -s /etc/mosquitto/dwell.passwd ]; then
+        run systemctl restart mosquitto.service
+        did "mosquitto restarted with dwell's config"
+    else
+        note "not restarting mosquitto yet: it needs users in /etc/mosquitto/dwell.passwd and"
+        note "a certificate in /etc/mosquitto/certs/ (deploy/mosquitto/README.md), then:"
+        note "  sudo systemctl restart mosquitto"
+        did "mosquitto configured for dwell (add users and a certificate, then restart it)"
+        MOSQUITTO_TODO=yes
+    fi
 }
 
 summary() {
@@ -243,6 +247,13 @@ What you do next:
   4. Watch it work:  journalctl -u dwell -f    and    $VENV/bin/dwell watch
   5. Put the privacy notice on the door: $PREFIX/docs/privacy-notice.md
 EOF
+    if [ "$MOSQUITTO_TODO" = yes ]; then
+        cat <<EOF
+  6. mosquitto: create the users and the certificate ($PREFIX/src/deploy/mosquitto/README.md),
+     put the sensor's login into [mqtt] of $ETC/dwell.toml, then
+       sudo systemctl restart mosquitto dwell
+EOF
+    fi
 }
 
 check_platform
