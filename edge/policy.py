@@ -177,6 +177,7 @@ class Policy:
             rule, detail = why
             if rule in ("space_window", "closed") and reason == "linger":
                 self.pending_linger[vid] = t
+                detail += "; re-checked when it ends"
             self._hold(out, t, vid, reason, rule, detail)
         elif not self._capacity(t):
             self.queue[vid] = (reason, t)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edge.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
 from edge.errors import InputError
-from edge.events import Event, Held
+from edge.events import Event, Held, Ping
 from edge.models import ModelError
 
 
@@ -91,8 +91,13 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
 
     def on_event(ev: Event) -> None:
-        if args.explain and isinstance(ev, Held):
+        if not args.explain:
+            return
+        if isinstance(ev, Held):
             print(explain_line(ev))
+        elif isinstance(ev, Ping):
+            print(f"{ev.t:9.1f} s  visitor {ev.visitor:<4d} {ev.reason:<15s} PING"
+                  f"{' (escalation)' if ev.escalation else ''} after {ev.dwell_s:.0f} s")
 
     try:
         summary = replay(args.input, settings, out=args.out, fps=args.fps, size=args.size,
