@@ -263,3 +263,10 @@ def test_no_pings_outside_opening_hours() -> None:
     assert [e.reason for e in held(events) if e.visitor == 1][-1] == "closed"
     [ping] = pings(events)  # the second visitor's window ends at 09:00:20
     assert ping.t == pytest.approx(140.0, abs=TOL) and ping.visitor == 2
+
+
+def test_an_absence_longer_than_the_grace_is_a_new_visit() -> None:
+    person = standing(0.0, 60.0, 320, 400, hidden=[(20.0, 26.0)])  # grace is 3 s
+    events = run_scenario([person], 65.0)
+    first, second = of_type(events, "visit_end")
+    assert first.t == pytest.approx(20.0, abs=0.2) and second.dwell_s == pytest.approx(34, abs=1)

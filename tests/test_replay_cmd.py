@@ -133,3 +133,16 @@ def test_tud_stadtmitte_ground_truth_as_detections(tmp_path: Path) -> None:
     visits = int(re.search(r"^visits: (\d+)", result.stdout, re.M).group(1))  # type: ignore[union-attr]
     assert 9 <= visits <= 11  # 10 people
     assert out.read_text().count('"visit_end"') == visits
+
+
+def test_on_ping_seam_sees_every_ping_of_the_file(tmp_path: Path) -> None:
+    from edge.config import load_settings
+    from edge.replay import replay
+
+    seen: list = []
+    out = tmp_path / "events.jsonl"
+    summary = replay(GOLDEN_TRACE, load_settings(GOLDEN_CONFIG), out=out, on_ping=seen.append)
+    written = [line for line in out.read_text().splitlines() if '"type":"ping"' in line]
+    assert [p.id for p in seen] == [p.id for p in summary.pings]
+    assert len(seen) == len(written) == 3
+    assert all(p.id in line for p, line in zip(seen, written, strict=True))
