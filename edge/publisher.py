@@ -113,11 +113,13 @@ class MqttPublisher:
         data = ping_payload(ping, store=self._settings.store, camera=self._settings.camera,
                             language=self._settings.mqtt.language, now=now, expiry_s=expiry)
         entry = Entry(ping.id, self.topics.ping, _dumps(data), now, now + expiry)
-        self.outbox.add(entry)
         self.acks.sent(ping.id, now)
         self.counters.queued += 1
         self._drop_expired(now)
+        # add and send under one lock with on_connect's flush: the ping goes out exactly once,
+        # either here (connected) or in the flush (not yet connected)
         with self._conn_lock:
+            self.outbox.add(entry)
             if self._connected:
                 self._send(entry, now)
 
