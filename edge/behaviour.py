@@ -10,7 +10,8 @@ one ``VisitorState`` per tracker id and emits typed events (edge/events.py):
   ``policy.linger_s`` (relative to box height, so it works near and far from the camera);
 - ``looking_around``: ``policy.look_around_turns`` head sweeps of at least
   ``look_around_min_deg`` within ``policy.look_around_window_s`` while not walking (feet slower
-  than ``walk_speed`` box heights per second); unknown yaw (NaN) is skipped, not a turn;
+  than ``walk_speed`` box heights per second); yaw is the median of the last three trusted
+  readings (one misread face is not a turn); unknown yaw (NaN) is skipped, not a turn;
 - ``at_help_point``: in a help_point zone for ``help_point_s`` (crossing it does not count);
 - staff: a visit that starts in a staff zone is staff for the whole visit; a visitor with staff
   within ``staff_near`` box heights for ``attended_s`` is attended (``attended`` /
@@ -74,6 +75,7 @@ class VisitorState:
     yaw_hi: float = math.nan
     yaw_ext: float = math.nan
     yaw_dir: int = 0
+    yaw_recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     sweeps: deque[float] = field(default_factory=deque)
     trail: deque[tuple[float, float, float]] = field(default_factory=deque)
     help_since: float | None = None
@@ -164,7 +166,10 @@ class Behaviour:
             self._linger(v, t, events)
             yaw = yaws[j]
             if yaw == yaw:  # NaN means no trusted face: not a turn, not a reset
-                self._turn(v, t, yaw, events)
+                recent = v.yaw_recent
+                recent.append(yaw)
+                if len(recent) == 3:  # median of 3: one misread face is not a head turn
+                    self._turn(v, t, sorted(recent)[1], events)
             self._help_point(v, t, bool(helps[j]) if helps is not None else False, events)
 
     def _end(self, v: VisitorState, events: list[Event]) -> None:

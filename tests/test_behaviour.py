@@ -68,12 +68,25 @@ def test_linger_radius_is_relative_to_box_height(height: float, step_px: float,
 
 def test_looking_around_counts_sweeps_and_skips_unknown_yaw() -> None:
     b = make(policy={"look_around_turns": 3, "look_around_window_s": 10.0})
-    yaws = [0, 20, 40, None, 10, -20, None, None, 15, 40, 0, -30]
-    frames = [(1.0 + i * 0.5, tracks([(1, 300, 400, 200, y)])) for i, y in enumerate(yaws)]
+    # -20 -> 50 -> -20 -> 50 in steps of 10 degrees every 0.2 s, faces lost now and then
+    up, down = list(range(-20, 51, 10)), list(range(40, -21, -10))
+    path = up + down + up[1:]
+    yaws: list[float | None] = []
+    for i, y in enumerate(path):
+        yaws += [y, None] if i % 4 == 3 else [y]
+    frames = [(1.0 + i * 0.2, tracks([(1, 300, 400, 200, y)])) for i, y in enumerate(yaws)]
     events = [e for e in run(b, frames) if e.type == "looking_around"]
-    # sweeps: 0->40 (counted at 40), 40->-20 (counted at 10, 30 deg back), -20->40 (counted
-    # at 15, 35 deg back); the NaNs between are skipped, not reversals
-    assert [e.t for e in events] == [1.0 + 0.5 * 8]
+    # The median of 3 lags one reading. Sweeps count once the head is 30 deg back from its
+    # extreme: the third when the median reaches 20 on the last way up (raw reading 30).
+    third = max(i for i, y in enumerate(yaws) if y == 30)
+    assert [round(e.t, 1) for e in events] == [round(1.0 + 0.2 * third, 1)]
+
+
+def test_one_misread_face_is_not_a_turn() -> None:
+    b = make(policy={"look_around_turns": 2})
+    yaws = [0.0] * 10 + [60.0] + [0.0] * 10 + [-60.0] + [0.0] * 10
+    frames = [(i * 0.1, tracks([(1, 300, 400, 200, y)])) for i, y in enumerate(yaws)]
+    assert not [e for e in run(b, frames) if e.type == "looking_around"]
 
 
 def test_small_head_movements_are_not_turns() -> None:
