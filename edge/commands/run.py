@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.errors import InputError
     from edge.models import ModelError
+    from edge.mqtt_client import MqttError
     from edge.service import Service
 
     settings = load(args)
@@ -43,11 +44,12 @@ def run(args: argparse.Namespace) -> int:
         service = Service(settings, uri, config_path=args.config, realtime=args.realtime,
                           loop=args.loop)
         return service.run()
-    except (InputError, ModelError) as exc:
+    except (InputError, ModelError, MqttError) as exc:
         print(f"dwell run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CommandError:
         raise
     except OSError as exc:  # e.g. the state directory is not writable
-        print(f"dwell run: {exc}", file=sys.stderr)
+        print(f"dwell run: {exc} (is state_dir {settings.state_dir} writable?)",
+              file=sys.stderr)
         return 1
