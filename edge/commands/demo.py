@@ -271,7 +271,9 @@ def _demo(args: argparse.Namespace, tmp: Path, host: str, port: int, what: str) 
                                             settings.camera), narrator)
     try:
         if not core.publisher.wait_connected(10):  # type: ignore[attr-defined]
-            raise CommandError(f"the demo could not connect to the broker {host}:{port}")
+            why = getattr(core.publisher, "connection_error", None) or "no answer"
+            raise CommandError(f"could not connect to the broker {host}:{port} ({why}); "
+                               "`dwell demo --broker private` starts a private mosquitto")
         if args.video is None:
             core.start_pipeline(SIZE)
             _play(core, generate(seed=args.seed), args.speed)
