@@ -39,6 +39,9 @@ Image = npt.NDArray[np.uint8]
 # face detectors, small enough that the whole body is never searched.
 ROI_MIN_H, ROI_MAX_H, ROI_W = 0.30, 0.45, 0.8
 ROI_ABOVE = 0.08  # fraction of the square placed above the box top
+# A "face" wider than this fraction of the head square is a whole head or hood read as a face
+# (BlazeFace does this on small, blurred heads, with confident but wrong keypoints).
+MAX_FACE_OF_ROI = 0.65
 
 
 @dataclass(frozen=True)
@@ -143,15 +146,16 @@ class YawEstimator:
         scale = n / side
         # One warp crops, pads (out of frame = black) and resizes: no copy of the frame.
         m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
-        patch = cv2.warpAffine(image, m, (n, n), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT)
+        patch = np.asarray(cv2.warpAffine(image, m, (n, n), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_CONSTANT), np.uint8)
         faces = [f for f in self.detector.detect(patch) if f.score >= self.min_score]
         if not faces:
             return None
         # The person's own face is the one nearest the region's centre line (a neighbour's
         # face may show at the edge when people overlap).
         face = min(faces, key=lambda f: abs((f.box[0] + f.box[2]) / 2 - n / 2))
-        if (face.box[2] - face.box[0]) / scale < self.min_face_px:
+        width = face.box[2] - face.box[0]
+        if width / scale < self.min_face_px or width > MAX_FACE_OF_ROI * n:
             return None
         if not to_frame:
             return face
@@ -161,7 +165,7 @@ class YawEstimator:
 
 
 # yaw = atan(gain * nose_ratio): fitted against the face-mesh PnP reference (docs/yaw.md).
-GAINS = {"yunet": 2.0, "blazeface": 2.0}
+GAINS = {"yunet": 2.95, "blazeface": 2.35}
 
 
 def _choose_model(cfg: YawConfig, models_dir: Path | None) -> tuple[str, Path]:
@@ -231,16 +235,16 @@ class BlazeFaceDetector:
         self._net.setInput(blob)
         reg, cls = self._net.forward(self._outs)
         logits = np.clip(cls.reshape(-1), -80, 80)
-        scores = 1 / (1 + np.exp(-logits))
+        scores = (1 / (1 + np.exp(-logits))).astype(np.float32)
         keep = np.flatnonzero(scores >= self.min_score)
         if keep.size == 0:
             return []
-        raw = reg.reshape(-1, 16)[keep] / n
+        raw = reg.reshape(-1, 16)[keep].astype(np.float32) / n
         anchors = self._anchors[keep]
         centre = raw[:, 0:2] + anchors
         half = raw[:, 2:4] / 2
         boxes = np.concatenate([centre - half, centre + half], axis=1) * n
-        points = (raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]) * n
+        points = ((raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]) * n).astype(np.float32)
         return _weighted_nms(boxes, scores[keep], points)
 
 

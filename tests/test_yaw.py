@@ -1,0 +1,198 @@
+"""Head yaw: ROI geometry and gates (fake face detector), real models on real footage."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from edge.config import load_settings
+from edge.models import ModelError, find_model
+from edge.yaw import (
+    BlazeFaceDetector,
+    Face,
+    YawEstimator,
+    YuNetDetector,
+    _blazeface_anchors,
+    head_rois,
+    nose_ratio,
+)
+from tests.conftest import model_file, shared_file
+
+Image = npt.NDArray[np.uint8]
+
+
+class FakeFaces:
+    """Returns a scripted face in every patch and keeps each patch it was shown."""
+
+    input_size = 96
+
+    def __init__(self, faces: list[Face] | None = None) -> None:
+        self.faces = faces if faces is not None else []
+        self.patches: list[Image] = []
+
+    def detect(self, patch: Image) -> list[Face]:
+        self.patches.append(patch.copy())
+        return self.faces
+
+
+def face(width: float, nose_dx: float = 0.0, score: float = 0.9) -> Face:
+    """A face centred in a 96-px patch, eyes 0.4*width apart, nose moved by nose_dx px."""
+    c, iod = 48.0, 0.4 * width
+    pts = np.array([[c - iod / 2, 40], [c + iod / 2, 40], [c + nose_dx, 50]], np.float32)
+    box = np.array([c - width / 2, 30, c + width / 2, 30 + width], np.float32)
+    return Face(box, score, pts)
+
+
+def estimator(det: object, min_face_px: float = 10) -> YawEstimator:
+    return YawEstimator(det, min_face_px=min_face_px, min_score=0.5, gain=3.0)  # type: ignore[arg-type]
+
+
+def test_zero_boxes_give_an_empty_array_and_no_face_search() -> None:
+    det = FakeFaces([face(40)])
+    out = estimator(det).estimate(np.zeros((48, 64, 3), np.uint8), np.zeros((0, 4), np.float32))
+    assert out.shape == (0,) and out.dtype == np.float32
+    assert det.patches == []
+
+
+def test_only_the_upper_part_of_each_box_is_searched() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    boxes = np.array([[100, 50, 180, 290], [400, 200, 460, 420], [480, 0, 640, 100]], np.float32)
+    for x1, y1, x2, y2 in boxes:  # the lower half of every person is bright
+        image[int(y1 + (y2 - y1) / 2):int(y2) + 1, int(x1):int(x2) + 1] = 255
+    det = FakeFaces()
+    out = estimator(det).estimate(image, boxes)
+    assert np.isnan(out).all()
+    assert len(det.patches) == len(boxes)
+    for patch in det.patches:
+        assert patch.shape == (96, 96, 3)
+        assert patch.max() == 0, "a patch reached into the lower half of a person box"
+    rois = head_rois(boxes)
+    h = boxes[:, 3] - boxes[:, 1]
+    assert (rois[:, 1] >= boxes[:, 1] - 0.1 * h).all()
+    assert (rois[:, 1] + rois[:, 2] <= boxes[:, 1] + 0.45 * h).all()
+    assert (rois[:, 2] * rois[:, 2] < 0.35 * h * (boxes[:, 2] - boxes[:, 0]) + 1).all()
+
+
+@pytest.mark.parametrize(("nose_dx", "sign"), [(6.0, 1), (-6.0, -1), (0.0, 0)])
+def test_sign_convention_nose_towards_image_right_is_positive(nose_dx: float, sign: int) -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    out = estimator(FakeFaces([face(40, nose_dx)])).estimate(
+        image, np.array([[200, 100, 300, 400]], np.float32))
+    assert np.sign(out[0]) == sign
+
+
+def test_nose_ratio_ignores_head_roll() -> None:
+    pts = face(40, nose_dx=5).points
+    angle = math.radians(25)
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    rolled = ((pts - 48) @ rot.T + 48).astype(np.float32)
+    assert nose_ratio(rolled) == pytest.approx(nose_ratio(pts), abs=1e-5)
+    assert nose_ratio(pts) == pytest.approx(5 / 16, abs=1e-5)
+
+
+def test_faces_below_min_face_px_give_nan() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = np.array([[200, 100, 300, 400]], np.float32)  # head square 96 px: patch scale 1
+    small = face(20, nose_dx=4)  # 20 px wide in the frame
+    assert not np.isnan(estimator(FakeFaces([small]), min_face_px=16).estimate(image, box)[0])
+    assert np.isnan(estimator(FakeFaces([small]), min_face_px=24).estimate(image, box)[0])
+
+
+def test_low_scores_and_head_sized_faces_give_nan() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = np.array([[200, 100, 300, 400]], np.float32)
+    assert np.isnan(estimator(FakeFaces([face(40, 4, score=0.3)])).estimate(image, box)[0])
+    # A "face" filling the whole head square is a head or hood, not a face.
+    assert np.isnan(estimator(FakeFaces([face(90, 4)])).estimate(image, box)[0])
+
+
+def test_the_face_nearest_the_centre_line_is_the_persons() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = np.array([[200, 100, 300, 400]], np.float32)
+    own = face(30, nose_dx=5)
+    # A more confident face off to the side, its nose turned the other way.
+    shift = np.array([40, 0], np.float32)
+    pts = own.points + shift
+    pts[2, 0] -= 10
+    neighbour = Face(own.box + np.tile(shift, 2), 0.99, pts)
+    out = estimator(FakeFaces([neighbour, own])).estimate(image, box)
+    assert out[0] > 0
+
+
+def test_blazeface_has_896_anchors_on_two_grids() -> None:
+    anchors = _blazeface_anchors()
+    assert anchors.shape == (896, 2)
+    assert anchors.min() > 0 and anchors.max() < 1
+    assert np.allclose(anchors[0], [0.5 / 16, 0.5 / 16])
+    assert np.allclose(anchors[512], [0.5 / 8, 0.5 / 8])
+
+
+def test_settings_choose_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # no user-installed yunet
+    assert YawEstimator.from_settings(load_settings(None, yaw={"enabled": False})) is None
+    est = YawEstimator.from_settings(load_settings(None, models_dir=tmp_path))
+    assert est is not None and isinstance(est.detector, BlazeFaceDetector)  # vendored
+    with pytest.raises(ModelError, match="dwell models install yunet"):
+        YawEstimator.from_settings(load_settings(None, models_dir=tmp_path, yaw={"model": "yunet"}))
+
+
+def test_vendored_blazeface_is_found_and_verified() -> None:
+    path = find_model("blazeface")
+    assert path.parent.name == "models" and path.stat().st_size > 100_000
+    assert (path.parent / "LICENSE.blazeface").read_text().count("Apache License") >= 1
+
+
+@pytest.mark.perception
+@pytest.mark.parametrize("model", ["blazeface", "yunet"])
+def test_blank_region_gives_nan(model: str) -> None:
+    det: object
+    if model == "yunet":
+        det = YuNetDetector(model_file("face_detection_yunet_2026may.onnx"), 96, 0.6)
+    else:
+        det = BlazeFaceDetector(find_model("blazeface"), 0.6)
+    image = np.full((480, 640, 3), 128, np.uint8)
+    image[:, 320:] = 40  # an edge, still no face
+    boxes = np.array([[100, 50, 180, 290], [300, 80, 380, 330]], np.float32)
+    assert np.isnan(estimator(det).estimate(image, boxes)).all()
+
+
+def tud_people(step: int = 6) -> list[tuple[Image, np.ndarray]]:
+    """Every ``step``-th frame of TUD-Stadtmitte with its ground-truth person boxes."""
+    folder = shared_file("footage/TUD-Stadtmitte")
+    rows = np.loadtxt(folder / "gt" / "gt.txt", delimiter=",", ndmin=2)
+    cap = cv2.VideoCapture(str(folder / "TUD-Stadtmitte.mp4"))
+    out, index = [], 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        index += 1
+        r = rows[rows[:, 0] == index]
+        if index % step == 0 and len(r):
+            boxes = np.c_[r[:, 2:4], r[:, 2:4] + r[:, 4:6]].astype(np.float32)
+            out.append((np.asarray(frame, np.uint8), boxes))
+    cap.release()
+    return out
+
+
+@pytest.mark.perception
+def test_mirrored_faces_flip_the_yaw_sign_on_real_footage() -> None:
+    path = model_file("face_detection_yunet_2026may.onnx")
+    est = YawEstimator(YuNetDetector(path, 96, 0.6), min_face_px=10, min_score=0.6, gain=2.95)
+    yaws, mirrored = [], []
+    for frame, boxes in tud_people():
+        flipped = boxes.copy()
+        flipped[:, [0, 2]] = frame.shape[1] - boxes[:, [2, 0]]
+        yaws.append(est.estimate(frame, boxes))
+        mirrored.append(est.estimate(np.asarray(cv2.flip(frame, 1), np.uint8), flipped))
+    a, b = np.concatenate(yaws), np.concatenate(mirrored)
+    both = ~np.isnan(a) & ~np.isnan(b) & (np.abs(a) >= 15)
+    assert both.sum() >= 10, f"only {both.sum()} turned faces found in TUD-Stadtmitte"
+    assert np.mean(np.sign(a[both]) != np.sign(b[both])) >= 0.8
+    assert np.median(np.abs(a[both] + b[both])) <= 15
+    assert np.isnan(a).mean() > 0.2, "backs and side views must give NaN, not a yaw"
