@@ -165,8 +165,8 @@ def still_samples(paths: list[Path], ests: dict[str, YawEstimator], mesh: FaceMe
                             continue
                         small = image if target is None else cv2.resize(
                             image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-                        small = np.asarray(small, np.uint8)
-                        got = est.faces(small, (box * s).astype(np.float32))[0]
+                        seen = np.asarray(small, np.uint8)
+                        got = est.faces(seen, (box * s).astype(np.float32))[0]
                         px = float(fw * s)
                         r = nose_ratio(got.points) if got is not None else math.nan
                         out[name].append(Sample(f"{key}@{target or 'full'}", px, ref, r,
