@@ -239,3 +239,51 @@ def test_live_close_ends_frames() -> None:
     threading.Timer(0.1, source.close).start()
     list(source.frames())  # returns once closed, does not hang
     wait_for(lambda: not source._thread.is_alive())  # and the capture thread ends too
+
+
+# ---- a real cv2 capture over HTTP: the stream ends, the server goes away and comes back ----
+
+def _serve(folder: Path, port: int = 0) -> Any:
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port),
+                                 functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_http_stream_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
+    from edge.sources import _cv2_opener
+
+    write_video(tmp_path / "cam.avi")
+    server = _serve(tmp_path)
+    port = server.server_address[1]
+    uri = f"http://127.0.0.1:{port}/cam.avi"
+    routed = open_source(uri, CFG)
+    routed.close()
+    assert isinstance(routed, LiveSource)  # the URL is routed to a live source
+    source = LiveSource(uri, _cv2_opener(uri, cv2.CAP_FFMPEG, CFG), CFG, backoff_start_s=0.05)
+    try:
+        frames = source.frames()
+        for _ in range(25):  # more than the 20 frames the stream has: it ends, is reopened
+            next(frames)
+        assert source.stats.reconnects >= 1
+        server.shutdown()
+        server.server_close()
+        wait_for(lambda: not source.stats.ok)
+        down_attempts = source.stats.reconnects
+        wait_for(lambda: source.stats.reconnects >= down_attempts + 2)  # keeps trying
+        server = _serve(tmp_path, port)
+        wait_for(lambda: source.stats.ok, timeout=10)
+        before = source.stats.frames
+        wait_for(lambda: source.stats.frames > before)  # delivering again
+        assert next(frames).image.shape == (48, 64, 3)
+    finally:
+        source.close()
+        server.shutdown()
+        server.server_close()
