@@ -46,15 +46,13 @@ _VELOCITY_SMOOTHING_S = 0.3
 # Least weight of a detection against the prediction for the box the motion model keeps (at
 # high frame rates; after a gap the detection counts fully).
 _POSITION_GAIN = 0.7
-_CONFIRM_HITS = 2
 # A box this close to the picture's edge (fraction of its size) is cut off by it.
 _EDGE_MARGIN = 0.01
 
 
 def iou_matrix(a: F64, b: F64) -> F64:
     """IoU of every box in ``a`` (N,4 xyxy) with every box in ``b`` (M,4), as (N,M)."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    wh = np.minimum(a[:, None, 2:], b[None, :, 2:]) - lo
+    wh = np.minimum(a[:, None, 2:], b[:, 2:]) - np.maximum(a[:, None, :2], b[:, :2])
     np.maximum(wh, 0.0, out=wh)
     inter = wh[..., 0] * wh[..., 1]
     side_a, side_b = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
@@ -75,8 +73,8 @@ def greedy_match(score: F64, floor: float) -> tuple[npt.NDArray[np.intp], npt.ND
     while s.size:
         best_col = s.argmax(axis=1)
         best_row = s.argmax(axis=0)
-        rows = np.flatnonzero(
-            (best_row[best_col] == np.arange(len(s))) & np.isfinite(s.max(axis=1)))
+        rows = ((best_row[best_col] == np.arange(len(s)))
+                & np.isfinite(s[np.arange(len(s)), best_col])).nonzero()[0]
         if not len(rows):
             break
         cols = best_col[rows]
@@ -92,18 +90,17 @@ def greedy_match(score: F64, floor: float) -> tuple[npt.NDArray[np.intp], npt.ND
     return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
+# Box conversions as one matrix product each (one numpy call instead of six).
+_TO_CXCYWH = np.array([[0.5, 0, -1, 0], [0, 0.5, 0, -1], [0.5, 0, 1, 0], [0, 0.5, 0, 1]])
+_TO_XYXY = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0, 0.5]])
+
+
 def _cxcywh(xyxy: F64) -> F64:
-    out = np.empty_like(xyxy)
-    out[:, :2] = (xyxy[:, :2] + xyxy[:, 2:]) / 2
-    out[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
-    return out
+    return xyxy @ _TO_CXCYWH
 
 
 def _xyxy(box: F64) -> F64:
-    out = np.empty_like(box)
-    out[:, :2] = box[:, :2] - box[:, 2:] / 2
-    out[:, 2:] = box[:, :2] + box[:, 2:] / 2
-    return out
+    return box @ _TO_XYXY
 
 
 # Columns of the state matrix: one row per person followed, so that dropping or adding people
@@ -124,6 +121,7 @@ class IouTracker:
     def __init__(self, cfg: TrackerConfig, frame_size: tuple[int, int] | None = None) -> None:
         self.cfg = cfg
         self.frame_size = frame_size
+        self._size = None if frame_size is None else np.asarray(frame_size, np.float64)
         self._next_id = 1
         self._s = np.zeros((0, _COLS))
 
@@ -135,15 +133,15 @@ class IouTracker:
     def ids_issued(self) -> int:
         return self._next_id - 1
 
-    def _predict(self, t: float) -> F64:
-        """Boxes (cx, cy, w, h) at time ``t``, velocity fading while unseen."""
+    def _predict(self, unseen: F64) -> F64:
+        """Boxes (cx, cy, w, h) after ``unseen`` seconds, velocity fading meanwhile."""
         s = self._s
         damp = self.cfg.velocity_damping_s
-        dt = np.maximum(t - s[:, _T_SEEN], 0.0)
-        travel = damp * -np.expm1(-dt / damp)  # integral of exp(-s/damp) ds over [0, dt]
+        # integral of exp(-s/damp) ds over [0, unseen]
+        travel = np.expm1(np.maximum(unseen, 0.0) * (-1.0 / damp)) * -damp
         pred = s[:, _BOX] + s[:, _VEL] * travel[:, None]
         # a person does not shrink to nothing while unseen: keep at least half their size
-        np.maximum(pred[:, 2:], s[:, 2:4] / 2, out=pred[:, 2:])
+        np.maximum(pred[:, 2:], s[:, 2:4] * 0.5, out=pred[:, 2:])
         return pred
 
     def update(self, detections: Detections | None, t: float) -> Tracks:
@@ -151,28 +149,32 @@ class IouTracker:
         n_trk = len(self._s)
         if not n_trk and (detections is None or not len(detections)):
             return Tracks.empty()
-        pred = self._predict(t)
+        unseen = t - self._s[:, _T_SEEN]
+        pred = self._predict(unseen)
         pred_xyxy = _xyxy(pred)
         if detections is None:
             return self._output(pred_xyxy, np.zeros(n_trk, bool), None, None, None)
         det_box = detections.xyxy.astype(np.float64)
         det_of_trk = np.full(n_trk, -1, np.intp)
         if n_trk and len(det_box):
-            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, t)
+            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, unseen)
         matched = det_of_trk >= 0
-        if matched.any():
-            self._correct(det_box, det_of_trk, matched, detections.score, t)
-        gone = self._gone(pred_xyxy, matched, t)
-        out = self._output(pred_xyxy, matched, det_of_trk, detections, ~gone)
-        if gone.any():
+        n_matched = np.count_nonzero(matched)  # (count_nonzero: 8x faster than .any())
+        everyone = n_matched == n_trk
+        if n_matched:
+            self._correct(det_box, det_of_trk, matched, everyone, detections.score, unseen, t)
+        gone = None if everyone else self._gone(pred_xyxy, matched, unseen)
+        out = self._output(pred_xyxy, matched, det_of_trk, detections, gone)
+        if gone is not None:
             self._s = self._s[~gone]
-        free = np.ones(len(det_box), bool)
-        free[det_of_trk[matched]] = False
-        self._start(det_box, detections.score, free, t)
+        if len(det_box) > n_trk or not everyone:  # someone may be new
+            free = np.ones(len(det_box), bool)
+            free[det_of_trk[matched]] = False
+            self._start(det_box, detections.score, free, t)
         return out
 
     def _associate(self, pred: F64, pred_xyxy: F64, det_box: F64,
-                   score: npt.NDArray[np.float32], t: float) -> npt.NDArray[np.intp]:
+                   score: npt.NDArray[np.float32], unseen: F64) -> npt.NDArray[np.intp]:
         """For each tracked person, the index of their detection, or -1."""
         cfg = self.cfg
         det_of_trk = np.full(len(pred), -1, np.intp)
@@ -188,22 +190,23 @@ class IouTracker:
         det_free[c] = False
 
         # 2. confident leftovers by centre distance in box heights (drifted predictions)
-        free_t = np.flatnonzero((det_of_trk < 0) & (self._s[:, _ID] > 0))
-        free_d = np.flatnonzero(strong & det_free)
+        free_t = ((det_of_trk < 0) & (self._s[:, _ID] > 0)).nonzero()[0]
+        free_d = (strong & det_free).nonzero()[0]
         if len(free_t) and len(free_d) and cfg.reacquire_distance > 0:
-            dist = self._reacquire_distance(free_t, pred[free_t], _cxcywh(det_box[free_d]), t)
+            dist = self._reacquire_distance(free_t, pred[free_t], _cxcywh(det_box[free_d]),
+                                            unseen[free_t])
             # how far someone can have gone grows with the time unseen: a short gap leaves
             # no room to take over a newcomer who appears beside them
-            unseen = t - self._s[free_t, _T_SEEN]
-            gate = cfg.reacquire_distance * np.clip(unseen / _REACQUIRE_RAMP_S, 0.25, 1.0)
+            ramp = np.minimum(np.maximum(unseen[free_t] / _REACQUIRE_RAMP_S, 0.25), 1.0)
+            gate = cfg.reacquire_distance * ramp
             r, c = greedy_match(gate[:, None] - dist, 0.0)
             det_of_trk[free_t[r]] = free_d[c]
             det_free[free_d[c]] = False
 
         # 3. doubtful detections only continue people followed until just now (as ByteTrack's
         # second stage): strung together over gaps they would keep phantoms alive
-        free_t = np.flatnonzero((det_of_trk < 0) & (t - self._s[:, _T_SEEN] <= _LOW_SCORE_GAP_S))
-        free_d = np.flatnonzero(~strong & det_free)
+        free_t = ((det_of_trk < 0) & (unseen <= _LOW_SCORE_GAP_S)).nonzero()[0]
+        free_d = (~strong & det_free).nonzero()[0]
         if len(free_t) and len(free_d):
             r, c = greedy_match(iou[np.ix_(free_t, free_d)],
                                 max(cfg.min_iou, _LOW_SCORE_MIN_IOU))
@@ -211,7 +214,7 @@ class IouTracker:
         return det_of_trk
 
     def _reacquire_distance(self, free_t: npt.NDArray[np.intp], pred: F64, det: F64,
-                            t: float) -> F64:
+                            unseen: F64) -> F64:
         """How far (in box heights) each detection is from where each unseen person may be.
 
         Someone hidden may have stopped (at their last box) or walked on at their last
@@ -220,10 +223,10 @@ class IouTracker:
         """
         s = self._s[free_t]
         start = s[:, None, 0:2]
-        step = (s[:, 4:6] * np.maximum(t - s[:, _T_SEEN], 0.0)[:, None])[:, None, :]
+        step = (s[:, 4:6] * np.maximum(unseen, 0.0)[:, None])[:, None, :]
         rel = det[None, :, 0:2] - start
-        along = np.clip((rel * step).sum(axis=2) / np.maximum((step * step).sum(axis=2), 1e-9),
-                        0.0, 1.0)
+        along = (rel * step).sum(axis=2) / np.maximum((step * step).sum(axis=2), 1e-9)
+        along = np.minimum(np.maximum(along, 0.0), 1.0)
         off = rel - along[:, :, None] * step
         height = np.sqrt(pred[:, None, 3] * det[None, :, 3])
         dist = np.hypot(off[..., 0], off[..., 1]) / np.maximum(height, 1.0)
@@ -232,8 +235,8 @@ class IouTracker:
         return np.where(bad, np.inf, dist)
 
     def _correct(self, det_box: F64, det_of_trk: npt.NDArray[np.intp],
-                 matched: npt.NDArray[np.bool_], score: npt.NDArray[np.float32],
-                 t: float) -> None:
+                 matched: npt.NDArray[np.bool_], everyone: bool,
+                 score: npt.NDArray[np.float32], unseen: F64, t: float) -> None:
         """Alpha-beta update of the matched people's box and velocity from their detection.
 
         The innovation is measured against the undamped extrapolation: the damping only
@@ -241,79 +244,86 @@ class IouTracker:
         Both gains grow with the time since the last sighting, so box jitter at high frame
         rates stays out of the velocity, and after a long gap the new sighting counts fully.
         """
-        idx = np.flatnonzero(matched)
+        # the usual case, everyone seen: work on the state in place
+        idx = slice(None) if everyone else matched.nonzero()[0]
+        rows = self._s if everyone else self._s[idx]
         d = det_of_trk[idx]
-        rows = self._s[idx]
         z_xyxy = det_box[d]
-        dt = np.maximum(t - rows[:, _T_SEEN], 1e-3)
+        dt = np.maximum(unseen[idx], 1e-3)
         extrapolated = rows[:, _BOX] + rows[:, _VEL] * dt[:, None]
         residual = _cxcywh(z_xyxy) - extrapolated
+        fading = np.exp(dt * (-1.0 / _VELOCITY_SMOOTHING_S))
         # on the second sighting the velocity is just the displacement
-        beta = np.where(rows[:, _HITS] == 1, 1.0, -np.expm1(-dt / _VELOCITY_SMOOTHING_S))
-        alpha = 1.0 - (1.0 - _POSITION_GAIN) * np.exp(-dt / _VELOCITY_SMOOTHING_S)
+        beta = np.where(rows[:, _HITS] == 1, 1.0, 1.0 - fading)
+        alpha = 1.0 - (1.0 - _POSITION_GAIN) * fading
         rows[:, _VEL] += residual * (beta / dt)[:, None]
         rows[:, _BOX] = extrapolated + residual * alpha[:, None]
         rows[:, _SEEN_XYXY] = z_xyxy
         rows[:, _SCORE] = score[d]
         rows[:, _T_SEEN] = t
         rows[:, _HITS] += 1
-        confirm = (rows[:, _ID] == 0) & (rows[:, _HITS] >= _CONFIRM_HITS)
-        if confirm.any():
-            n = int(confirm.sum())
-            rows[confirm, _ID] = np.arange(self._next_id, self._next_id + n)
+        unconfirmed = rows[:, _ID] == 0  # every track is confirmed on its second sighting
+        n = int(np.count_nonzero(unconfirmed))
+        if n:
+            rows[unconfirmed, _ID] = np.arange(self._next_id, self._next_id + n)
             self._next_id += n
-        self._s[idx] = rows
+        if not everyone:
+            self._s[idx] = rows
 
     def _output(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_],
                 det_of_trk: npt.NDArray[np.intp] | None, detections: Detections | None,
-                keep: npt.NDArray[np.bool_] | None) -> Tracks:
+                gone: npt.NDArray[np.bool_] | None) -> Tracks:
         """Confirmed people still within their grace: the detection box when seen now, else
         the prediction."""
         s = self._s
         show = s[:, _ID] > 0
-        if keep is not None:
-            show &= keep
-        xyxy = np.where(matched[:, None], s[:, _SEEN_XYXY], pred_xyxy)
+        if gone is not None:
+            show &= ~gone
+        xyxy = np.where(matched[:, None], s[:, _SEEN_XYXY], pred_xyxy).astype(np.float32)
         yaw = np.full(len(s), np.nan, np.float32)
-        if detections is not None and det_of_trk is not None and matched.any():
+        if detections is not None and det_of_trk is not None and np.count_nonzero(matched):
             yaw[matched] = detections.yaw[det_of_trk[matched]]
-        return Tracks(s[show, _ID].astype(np.int64), xyxy[show].astype(np.float32),
-                      s[show, _SCORE].astype(np.float32), yaw[show], matched[show])
+        ids, score = s[:, _ID].astype(np.int64), s[:, _SCORE].astype(np.float32)
+        if np.count_nonzero(show) == len(show):
+            return Tracks(ids, xyxy, score, yaw, matched)
+        return Tracks(ids[show], xyxy[show], score[show], yaw[show], matched[show])
 
     def _gone(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_],
-              t: float) -> npt.NDArray[np.bool_]:
+              unseen: F64) -> npt.NDArray[np.bool_]:
         """People unseen past the grace or gone out of the picture, and unconfirmed ones
         missed once (most of those are one-frame false detections): their visit is over."""
-        s = self._s
-        gone = ~matched & ((t - s[:, _T_SEEN] > self.cfg.occlusion_grace_s) | (s[:, _ID] == 0))
-        if self.frame_size is not None and not matched.all():
-            gone |= ~matched & self._left_picture(pred_xyxy)
+        gone = np.zeros(len(matched), bool)
+        missed = (~matched).nonzero()[0]
+        if len(missed):
+            s = self._s[missed]
+            ended = (unseen[missed] > self.cfg.occlusion_grace_s) | (s[:, _ID] == 0)
+            if self._size is not None:
+                ended |= self._left_picture(pred_xyxy[missed], s)
+            gone[missed] = ended
         return gone
 
-    def _left_picture(self, pred_xyxy: F64) -> npt.NDArray[np.bool_]:
+    def _left_picture(self, pred_xyxy: F64, s: F64) -> npt.NDArray[np.bool_]:
         """People walking out of the picture: their predicted box is mostly outside, or their
         last box touched an edge (so it was cut off there) while they moved towards it."""
-        assert self.frame_size is not None
-        width, height = self.frame_size
-        w = np.clip(np.minimum(pred_xyxy[:, 2], width) - np.maximum(pred_xyxy[:, 0], 0), 0, None)
-        h = np.clip(np.minimum(pred_xyxy[:, 3], height) - np.maximum(pred_xyxy[:, 1], 0), 0, None)
-        area = (pred_xyxy[:, 2] - pred_xyxy[:, 0]) * (pred_xyxy[:, 3] - pred_xyxy[:, 1])
-        outside = w * h < 0.5 * area
-        seen, vel = self._s[:, _SEEN_XYXY], self._s[:, _VEL]
-        mx, my = _EDGE_MARGIN * width, _EDGE_MARGIN * height
-        at_edge = (((seen[:, 0] <= mx) & (vel[:, 0] < 0))
-                   | ((seen[:, 2] >= width - mx) & (vel[:, 0] > 0))
-                   | ((seen[:, 1] <= my) & (vel[:, 1] < 0))
-                   | ((seen[:, 3] >= height - my) & (vel[:, 1] > 0)))
-        return outside | at_edge
+        assert self._size is not None
+        inside = np.minimum(pred_xyxy[:, 2:], self._size) - np.maximum(pred_xyxy[:, :2], 0.0)
+        np.maximum(inside, 0.0, out=inside)
+        side = pred_xyxy[:, 2:] - pred_xyxy[:, :2]
+        outside = inside[:, 0] * inside[:, 1] < 0.5 * side[:, 0] * side[:, 1]
+        margin = _EDGE_MARGIN * self._size
+        vel = s[:, 4:6]
+        towards_edge = (((s[:, 8:10] <= margin) & (vel < 0))
+                        | ((s[:, 10:12] >= self._size - margin) & (vel > 0)))
+        return outside | towards_edge[:, 0] | towards_edge[:, 1]
 
     def _start(self, det_box: F64, score: npt.NDArray[np.float32],
                free: npt.NDArray[np.bool_], t: float) -> None:
         """Unmatched confident detections become new (unconfirmed) people."""
         new = free & (score >= self.cfg.new_track_score)
-        if not new.any():
+        n = np.count_nonzero(new)
+        if not n:
             return
-        rows = np.zeros((int(new.sum()), _COLS))
+        rows = np.zeros((n, _COLS))
         rows[:, _BOX] = _cxcywh(det_box[new])
         rows[:, _SEEN_XYXY] = det_box[new]
         rows[:, _T_SEEN] = t
