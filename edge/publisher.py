@@ -98,6 +98,7 @@ class MqttPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         # A persistent session for the ack subscription: an ack sent during a short drop is
         # still delivered. Longer than a ping lives it is of no use.
         self._client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False,
@@ -189,6 +190,7 @@ class MqttPublisher:
         return self._connected
 
     def wait_connected(self, timeout: float) -> bool:
+        """Wait until connected and subscribed to acks (for tools and tests)."""
         return self._connected_event.wait(timeout)
 
     # -- paho callbacks (paho's network thread) ---------------------------------------------
@@ -222,9 +224,16 @@ class MqttPublisher:
                 self.counters.resent += 1
             if self._stats is not None:
                 self._publish_stats()
-        self._connected_event.set()
         log.info("connected to broker %s:%s; %d queued ping(s) sent", cfg.host, cfg.port,
                  len(pending))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      props: Any) -> None:
+        if reasons and reasons[0].is_failure:
+            log.error("broker refused the subscription to %s (%s): acks from watches will not "
+                      "arrive; check the broker's ACL for this sensor", self.topics.ack,
+                      reasons[0])
+        self._connected_event.set()  # ready: acks sent from now on reach us
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self.connection_error = diagnose_connect(self._settings.mqtt)

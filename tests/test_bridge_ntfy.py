@@ -127,3 +127,36 @@ def test_missing_topic_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "edge.cli", "--config", "/dev/null", "bridge",
                            "ntfy"], capture_output=True, text=True, cwd=tmp_path, timeout=30)
     assert proc.returncode == 2 and "ntfy topic" in proc.stderr
+
+
+def test_refusals_and_bad_button_requests_in_process(mosquitto: Mosquitto,
+                                                     tmp_path: Path) -> None:
+    from edge.bridges.ntfy import NtfyBridge
+    from edge.config import Settings
+    from edge.config_sections import MqttConfig, NtfyConfig
+
+    refusing = FakeNtfy(status=403)
+    settings = Settings(state_dir=tmp_path, mqtt=MqttConfig(port=mosquitto.port,
+                                                            topic_prefix="nt2"),
+                        ntfy=NtfyConfig(server=refusing.url, topic="t", ack_port=0,
+                                        ack_secret="fixed"))
+    bridge = NtfyBridge(settings, client_id="bridge-nt2")
+    try:
+        publish_raw(mosquitto.port, "nt2/s/c/ping", b'{"id":"r1","title":"t","message":"m"}')
+        wait_until(lambda: bridge.counts["refused"] == 1)
+        assert bridge.handle_ack("base=nt2/s/c&ping=r1&action=hug&sig=x")[0] == 400
+        assert bridge.handle_ack("ping=r1&action=dismiss")[0] == 400
+        url = bridge.button_url("nt2/s/c", "r1", "dismiss")
+        assert tap(url) == 200
+        assert tap(url.replace("/ack?", "/other?")) == 404
+    finally:
+        bridge.close()
+        refusing.close()
+    assert bridge.counts["forwarded"] == 0 and bridge.counts["acks"] == 1
+    # the same secret signs the same button: it keeps working across a bridge restart
+    again = NtfyBridge(settings, client_id="bridge-nt2")
+    try:
+        assert again.button_url("nt2/s/c", "r1", "dismiss").split("sig=")[1] == \
+            url.split("sig=")[1]
+    finally:
+        again.close()

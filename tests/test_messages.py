@@ -59,3 +59,33 @@ def test_payload_fields_and_times() -> None:
 
 def test_iso_roundtrip() -> None:
     assert parse_iso_utc(iso_utc(1234.5)) == 1234.5
+
+
+# -- status and stats payloads (edge/status.py) ----------------------------------------------
+
+def test_status_payloads_and_last_will() -> None:
+    from edge.status import StatusSnapshot, status_payload
+
+    online = status_payload("online", StatusSnapshot(camera_ok=False, fps=7.26,
+                                                     visitors_now=3), 0.0)
+    assert online == {"state": "online", "camera_ok": False, "fps": 7.3, "visitors_now": 3,
+                      "version": online["version"], "ts": "1970-01-01T00:00:00.000Z"}
+    will = status_payload("offline", None, None, "connection lost")
+    assert will["state"] == "offline" and "ts" not in will and will["visitors_now"] is None
+
+
+def test_stats_payload_and_ticker() -> None:
+    from edge.status import DeliveryCounters, StatsSnapshot, StatsTicker, stats_payload
+
+    counters = DeliveryCounters(queued=2, expired=1)
+    counters.acks_refused["not_json"] += 2
+    data = stats_payload(StatsSnapshot(visitors_today=4, dwell_median_s=33.333,
+                                       pings_by_reason={"linger": 1}, acks=1,
+                                       ack_median_s=None), counters, 60.0)
+    assert data["dwell_median_s"] == 33.3 and data["ack_median_s"] is None
+    assert data["delivery"]["expired"] == 1 and data["delivery"]["acks_refused"] == {
+        "not_json": 2}
+    json.dumps(data)  # plain JSON all the way down
+    ticker = StatsTicker(60.0)
+    assert [ticker.due(t) for t in (0.0, 30.0, 59.9, 60.0, 61.0, 120.0)] == [
+        True, False, False, True, False, True]

@@ -421,11 +421,15 @@ def test_ping_in_flight_at_a_drop_is_not_resent_late(broker_factory: Any,
     """paho keeps unacknowledged messages in RAM and resends them on reconnect with their
     original expiry; the publisher must not let that happen to a ping that expired meanwhile."""
     broker = broker_factory()
-    broker.extra_config = persistence(broker.workdir) + "autosave_interval 1\n"
+    broker.extra_config = persistence(broker.workdir)
     broker.restart()
     sub = Collector(broker.port, ["dwell/+/+/ping"], client_id="watch-f", persistent=True)
     sub.close()
-    time.sleep(1.5)  # the watch's session is autosaved: it survives the SIGKILL below
+    assert broker.proc is not None
+    db = broker.workdir / "mosquitto.db"
+    saved = db.stat().st_mtime_ns if db.exists() else 0
+    os.kill(broker.proc.pid, signal.SIGUSR1)  # save now: the watch's session survives SIGKILL
+    wait_until(lambda: db.exists() and db.stat().st_mtime_ns != saved, 5)
     clock = FakeClock()
     pub = MqttPublisher(make_settings(tmp_path, broker.port, ping_expiry_s=30), lambda *a: None,
                         clock=clock)

@@ -34,7 +34,7 @@ import paho.mqtt.client as mqtt
 from edge.acks import ACTIONS, ack_payload
 from edge.config import Settings
 from edge.messages import parse_iso_utc
-from edge.mqtt_client import connect_now, make_client, session_properties
+from edge.mqtt_client import MqttError, connect_now, make_client, session_properties
 
 log = logging.getLogger("dwell.bridge.ntfy")
 
@@ -72,10 +72,14 @@ class NtfyBridge:
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, r, p: (
             c.subscribe(self.topic, qos=1) if not r.is_failure else None)
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda c, u, mid, codes, p: subscribed.set()
         try:
             # persistent: pings sent while the bridge restarts still reach the phone
             connect_now(self.client, self.mqtt_cfg, clean_start=False,
                         properties=session_properties(self.mqtt_cfg.ping_expiry_s))
+            if not subscribed.wait(10):  # ready means: pings from now on are ours
+                raise MqttError(f"the broker did not confirm the subscription to {self.topic}")
         except Exception:
             self._stop_threads()
             raise
