@@ -282,6 +282,7 @@ class Behaviour:
 
     def _confirm_parties(self, t: float, events: list[Event]) -> None:
         """A pair that stays close for party_together_s is a party; one that parts is not."""
+        joined: set[int] = set()
         for (a, b), since in list(self._maybe.items()):
             va, vb = self.visitors.get(a), self.visitors.get(b)
             if va is None or vb is None or not self._close(va, vb):
@@ -291,7 +292,9 @@ class Behaviour:
                 va.party.add(b)
                 vb.party.add(a)
                 self._links[(a, b)] = None
-                events.append(PartyJoined(t, b, others=tuple(sorted(self.party_of(b)))))
+                joined.add(b)
+        for vid in sorted(joined):  # one event per newcomer, naming the whole party
+            events.append(PartyJoined(t, vid, others=tuple(sorted(self.party_of(vid)))))
 
     def _keep_parties(self, t: float) -> None:
         for (a, b), apart in list(self._links.items()):

@@ -188,9 +188,10 @@ class BehaviourConfig(Section):
         "are one party and get one ping. Longer merges strangers who arrive together.",
     )
     party_near: float = Field(
-        1.5, gt=0, le=10,
-        description="Distance (in box heights) within which party members count as together. "
-        "Larger keeps a party that spreads out along a shelf together but also joins strangers.",
+        1.0, gt=0, le=10,
+        description="Distance (in box heights, feet to feet) within which party members count "
+        "as together; people side by side are ~0.3 apart. Larger keeps a party that spreads "
+        "out along a shelf together but also joins strangers.",
     )
     party_together_s: float = Field(
         5.0, ge=0, le=120,
