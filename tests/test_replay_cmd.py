@@ -146,3 +146,21 @@ def test_on_ping_seam_sees_every_ping_of_the_file(tmp_path: Path) -> None:
     assert [p.id for p in seen] == [p.id for p in summary.pings]
     assert len(seen) == len(written) == 3
     assert all(p.id in line for p, line in zip(seen, written, strict=True))
+
+
+def test_tud_stadtmitte_the_man_at_the_shop_window_is_the_one_who_lingers(
+        tmp_path: Path) -> None:
+    """Real people: of the ten on the street, only the man standing at the shop window stays
+    within half a box height of one spot for 6 s."""
+    gt = shared_file("footage/TUD-Stadtmitte/gt/gt.txt")
+    cfg = tmp_path / "short.toml"
+    cfg.write_text("[policy]\nspace_window_s = 0\nlinger_s = 6\n\n[[zones]]\n"
+                   'name = "shop window"\nkind = "entrance"\n'
+                   "polygon = [[0.25, 0.45], [0.4, 0.45], [0.4, 0.6], [0.25, 0.6]]\n")
+    out = tmp_path / "events.jsonl"
+    result = dwell("--config", str(cfg), "replay", str(gt), "--fps", "25", "--size", "640x480",
+                   "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pings = [line for line in out.read_text().splitlines() if '"type":"ping"' in line]
+    assert len(pings) == 1
+    assert '"reason":"linger"' in pings[0] and '"zone":"shop window"' in pings[0]
