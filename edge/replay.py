@@ -27,7 +27,7 @@ from edge.errors import InputError
 from edge.events import Event, Ping
 from edge.interfaces import Tracker
 from edge.pipeline import Pipeline
-from edge.policy import deterministic_ping_ids
+from edge.policy import PingIdFactory, deterministic_ping_ids
 from edge.report import ReplaySummary
 from edge.types import Detections
 
@@ -125,16 +125,18 @@ def replay(path: Path, settings: Settings, *, out: Path | None = None,
            start: datetime | None = None, speed: float | None = None,
            on_event: Callable[[Event], None] | None = None,
            on_ping: Callable[[Ping], None] | None = None,
-           tracker: Tracker | None = None) -> ReplaySummary:
+           tracker: Tracker | None = None,
+           ping_id: PingIdFactory | None = None) -> ReplaySummary:
     """Replay ``path`` through the pipeline; write events to ``out`` (atomically) if given.
 
-    ``on_ping`` sees every ping as it is decided (the seam for publishing a replay);
+    ``on_ping`` sees every ping as it is decided (the seam for publishing a replay; pass
+    ``ping_id=random_ping_ids()`` then, since replay ids repeat for the same input);
     ``on_event`` sees every event (``--explain`` prints the held ones). ``start`` (local time
     of t=0) overrides a trace header's; without either, opening hours are not applied.
     """
     source = open_input(path, settings, fps=fps, size=size)
     pipeline = Pipeline(settings, source.size, tracker=tracker,
-                        ping_id=deterministic_ping_ids(input_seed(path)),
+                        ping_id=ping_id or deterministic_ping_ids(input_seed(path)),
                         start_wall=start or source.start)
     summary = ReplaySummary(source=str(path), kind=source.kind,
                             hours_applied=pipeline.hours_applied,
