@@ -270,3 +270,22 @@ def test_an_absence_longer_than_the_grace_is_a_new_visit() -> None:
     events = run_scenario([person], 65.0)
     first, second = of_type(events, "visit_end")
     assert first.t == pytest.approx(20.0, abs=0.2) and second.dwell_s == pytest.approx(34, abs=1)
+
+
+@pytest.mark.parametrize(("hours", "clock", "closed"), [
+    (["09:00-18:00"], "08:59:59", True),
+    (["09:00-18:00"], "09:00:00", False),
+    (["09:00-18:00"], "18:00:00", True),
+    (["09:00-12:30", "14:00-24:00"], "13:00:00", True),
+    (["09:00-12:30", "14:00-24:00"], "23:59:00", False),
+    (["22:00-02:00"], "01:30:00", False),  # across midnight
+    (["22:00-02:00"], "03:00:00", True),
+])
+def test_opening_hours_in_local_time(hours: list[str], clock: str, closed: bool) -> None:
+    from edge.config_sections import PolicyConfig
+    from edge.policy import Policy
+
+    start = datetime.fromisoformat(f"2026-05-02T{clock}+02:00")
+    policy = Policy(PolicyConfig(opening_hours=hours), start_wall=start)
+    assert policy._closed(0.0) is closed
+    assert Policy(PolicyConfig(opening_hours=hours))._closed(0.0) is False  # no clock: open
