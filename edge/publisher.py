@@ -243,7 +243,7 @@ class MqttPublisher:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        props: Any) -> None:
         with self._conn_lock:
-            self._connected = False
+            was_connected, self._connected = self._connected, False
             self._connected_event.clear()
             # paho would resend its RAM copies on reconnect with their original expiry: late.
             # The outbox resends instead, with the remaining lifetime. (paho has no public
@@ -254,7 +254,7 @@ class MqttPublisher:
             with self._mid_lock:
                 self._mids.clear()
                 self._early.clear()
-        if not self._closing:
+        if was_connected and not self._closing:  # (a refused login also ends here: logged)
             log.warning("lost the broker (%s); pings queue in the outbox", reason)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
