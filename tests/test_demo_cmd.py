@@ -13,6 +13,7 @@ import pytest
 
 from tests.broker import Mosquitto
 from tests.conftest import REPO, shared_file
+from tests.test_run_cmd import first_frames
 
 pytestmark = pytest.mark.broker
 
@@ -42,7 +43,7 @@ def check_story(out: str) -> None:
 def test_demo_against_a_given_broker(broker_factory: Callable[..., Mosquitto],
                                      tmp_path: Path) -> None:
     broker = broker_factory()
-    result = run_demo("--speed", "25", "--broker", f"127.0.0.1:{broker.port}", cwd=tmp_path)
+    result = run_demo("--speed", "40", "--broker", f"127.0.0.1:{broker.port}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "(--broker)" in result.stdout
     check_story(result.stdout)
@@ -50,7 +51,7 @@ def test_demo_against_a_given_broker(broker_factory: Callable[..., Mosquitto],
 
 def test_demo_out_of_the_box(tmp_path: Path) -> None:
     """No options: localhost:1883 if one answers, else a private mosquitto — said which."""
-    result = run_demo("--speed", "25", cwd=tmp_path)
+    result = run_demo("--speed", "40", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"broker: (the MQTT broker already running on localhost:1883|a private "
                      r"mosquitto started for the demo on port \d+)", result.stdout)
@@ -58,7 +59,7 @@ def test_demo_out_of_the_box(tmp_path: Path) -> None:
 
 
 def test_demo_starts_a_private_mosquitto(tmp_path: Path) -> None:
-    result = run_demo("--speed", "25", "--broker", "private", cwd=tmp_path)
+    result = run_demo("--speed", "40", "--broker", "private", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"a private mosquitto started for the demo on port \d+", result.stdout)
     check_story(result.stdout)
@@ -71,9 +72,10 @@ def test_demo_refuses_a_bad_speed_and_a_missing_video(tmp_path: Path) -> None:
 
 
 def test_demo_on_a_real_clip(broker_factory: Callable[..., Mosquitto], tmp_path: Path) -> None:
-    video = shared_file("footage/TUD-Campus/TUD-Campus.mp4")
+    video = first_frames(shared_file("footage/TUD-Campus/TUD-Campus.mp4"),
+                         tmp_path / "campus.mp4", 30)
     broker = broker_factory()
-    result = run_demo("--video", str(video), "--speed", "10", "--broker",
+    result = run_demo("--video", str(video), "--speed", "1000", "--broker",
                       f"127.0.0.1:{broker.port}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"visitor \d+ comes in", result.stdout)
