@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from edge.config_sections import YawConfig
 from edge.yaw import (
     GAINS,
     BlazeFaceDetector,
@@ -49,7 +50,7 @@ MESH_IDX = [1, 152, 33, 263, 61, 291]
 # looking into the camera has R = identity.
 MODEL_3D = np.array([[0, 0, 0], [0, 330, 65], [-225, -170, 135], [225, -170, 135],
                      [-150, 150, 125], [150, 150, 125]], np.float64)
-SIZES = [10, 12, 14, 16, 20, 24, 32, 48]
+SIZES = [8, 10, 12, 14, 16, 20, 24, 32, 48]
 
 
 class FaceMesh:
@@ -107,16 +108,20 @@ class Sample:
     ref: float  # mesh PnP yaw (NaN: no trusted reference)
     ratio: float  # our nose ratio (NaN: no face)
     flipped: bool
+    weak_ref: float = math.nan  # mesh PnP yaw even where the mesh doubts it sees a face
 
 
 def estimators(shared: Path) -> dict[str, YawEstimator]:
-    """Our estimator per face model, with min_face/score gates off (the gates are measured)."""
+    """Our estimator per face model at the default settings, but no face-size gate (measured)."""
+    cfg = YawConfig()
     found: dict[str, FaceDetector] = {
-        "blazeface": BlazeFaceDetector(REPO / "models" / "blazeface_short_range.tflite", 0.5)}
+        "blazeface": BlazeFaceDetector(REPO / "models" / "blazeface_short_range.tflite",
+                                       cfg.min_score)}
     yunet = shared / "models" / "face_detection_yunet_2026may.onnx"
     if yunet.exists():
-        found["yunet"] = YuNetDetector(yunet, 96, 0.5)
-    return {k: YawEstimator(d, min_face_px=1, min_score=0.5, gain=1.0) for k, d in found.items()}
+        found["yunet"] = YuNetDetector(yunet, cfg.input_px, cfg.min_score)
+    return {k: YawEstimator(d, min_face_px=1, min_score=cfg.min_score, gain=GAINS[k])
+            for k, d in found.items()}
 
 
 def person_box_for(face: np.ndarray) -> np.ndarray:
@@ -168,7 +173,7 @@ def still_samples(paths: list[Path], ests: dict[str, YawEstimator], mesh: FaceMe
                         seen = np.asarray(small, np.uint8)
                         got = est.faces(seen, (box * s).astype(np.float32))[0]
                         px = float(fw * s)
-                        r = nose_ratio(got.points) if got is not None else math.nan
+                        r = nose_ratio(got.points, got.centre) if got is not None else math.nan
                         out[name].append(Sample(f"{key}@{target or 'full'}", px, ref, r,
                                                 flipped))
     return out
@@ -212,15 +217,56 @@ def footage_samples(shared: Path, ests: dict[str, YawEstimator], mesh: FaceMesh,
                     faces = est.faces(np.asarray(image, np.uint8), xyxy)
                     timing[name].append((time.perf_counter() - t0) * 1000 / len(xyxy))
                     for j, face in enumerate(faces):
-                        ref, r, px = math.nan, math.nan, math.nan
+                        ref, weak, r, px = math.nan, math.nan, math.nan, math.nan
                         if face is not None:
                             px = float(face.box[2] - face.box[0])
-                            r = nose_ratio(face.points)
+                            r = nose_ratio(face.points, face.centre)
                             xy, flag = mesh.landmarks(image, face)
-                            ref = pnp_yaw(xy, (w, h)) if flag > 0.5 else math.nan
-                        out[name].append(Sample(f"{seq}#{index}.{j}", px, ref, r, flipped))
+                            weak = pnp_yaw(xy, (w, h))
+                            ref = weak if flag > 0.5 else math.nan
+                        out[name].append(Sample(f"{seq}#{index}.{j}", px, ref, r, flipped,
+                                                weak))
         cap.release()
     return out
+
+
+def speed(shared: Path, ests: dict[str, YawEstimator]) -> None:
+    """ms per person and the yaw stage's cost next to YOLOX-nano@416, interleaved per frame."""
+    from edge.detector import YoloxDetector
+
+    model = shared / "models" / "yolox_nano.onnx"
+    video = shared / "footage" / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4"
+    if not (model.exists() and video.exists()):
+        print("# speed: yolox_nano.onnx or TUD-Stadtmitte absent", file=sys.stderr)
+        return
+    detector = YoloxDetector(model, 416)
+    det_ms: list[float] = []
+    yaw_ms: dict[str, list[float]] = {k: [] for k in ests}
+    per_person: dict[str, list[float]] = {k: [] for k in ests}
+    cap = cv2.VideoCapture(str(video))
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        image = np.asarray(frame, np.uint8)
+        t0 = time.perf_counter()
+        people = detector.detect(image)
+        det_ms.append((time.perf_counter() - t0) * 1000)
+        if not len(people):
+            continue
+        for name, est in ests.items():
+            t0 = time.perf_counter()
+            est.estimate(image, people.xyxy)
+            ms = (time.perf_counter() - t0) * 1000
+            yaw_ms[name].append(ms)
+            per_person[name].append(ms / len(people))
+    cap.release()
+    print(f"== speed on TUD-Stadtmitte, 1 thread: YOLOX-nano@416 median {np.median(det_ms):.1f} "
+          f"ms/frame")
+    for name in ests:
+        print(f"   {name}: {np.median(per_person[name]):.2f} ms/person, "
+              f"{np.median(yaw_ms[name]):.1f} ms/frame = "
+              f"{np.median(yaw_ms[name]) / np.median(det_ms):.2f} x the detector")
 
 
 def fit_gain(samples: list[Sample]) -> float:
@@ -291,20 +337,26 @@ def main() -> int:
     stills = still_samples(args.images, ests, mesh, finder)
     timing: dict[str, list[float]] = {k: [] for k in ests}
     footage = footage_samples(args.shared, ests, mesh, timing)
+    speed(args.shared, ests)
     for name in ests:
         full = [s for s in stills[name] if s.source.endswith("@full")]
-        fitted = fit_gain(full)
+        fitted = fit_gain([s for s in stills[name] if s.face_px >= 12])
         gain = GAINS[name]
-        print(f"== {name}: gain shipped {gain:.2f}, fitted on full-size stills {fitted:.2f}  "
+        print(f"== {name}: gain shipped {gain:.2f}, fitted on stills >= 12 px {fitted:.2f}  "
               f"(ms per person box, TUD, 1 thread: median {np.median(timing[name]):.2f})")
         report(f"{name} stills full size", full, gain)
         flip_consistency(f"{name} stills full size", full, gain)
         shrunk = [s for s in stills[name] if not s.source.endswith("@full")]
-        by_size(f"{name} stills shrunk", shrunk, gain, [8, 13, 15, 18, 22, 28, 40, 64])
+        by_size(f"{name} stills shrunk", shrunk, gain, [7, 9, 11, 13, 15, 18, 22, 28, 40, 64])
         report(f"{name} TUD all", footage[name], gain)
-        by_size(f"{name} TUD", footage[name], gain, [0, 12, 16, 20, 24, 32, 64])
+        by_size(f"{name} TUD", footage[name], gain, [0, 10, 12, 16, 20, 24, 32, 64])
+        # At 8-25 px the mesh itself rarely believes it sees a face (presence score ~0.002):
+        # this reference is weak, shown for direction (sign) more than for degrees.
+        weak = [Sample(s.source, s.face_px, s.weak_ref, s.ratio, s.flipped)
+                for s in footage[name]]
+        by_size(f"{name} TUD weak ref", weak, gain, [0, 12, 16, 24, 64])
         flip_consistency(f"{name} TUD", footage[name], gain)
-        for lo, hi in ((0, 12), (12, 16), (16, 20), (20, 24), (24, 64)):
+        for lo, hi in ((0, 10), (10, 12), (12, 16), (16, 20), (20, 24), (24, 64)):
             keys = {s.source for s in footage[name] if not s.flipped and lo <= s.face_px < hi}
             flip_consistency(f"{name} TUD face {lo}-{hi}px",
                              [s for s in footage[name] if s.source in keys], gain)

@@ -131,9 +131,9 @@ class YawConfig(Section):
         "model, but looking-around can then never ping.",
     )
     min_face_px: int = Field(
-        24, ge=8, le=400,
-        description="Smallest face (pixels wide) whose yaw is trusted. Lower reads yaw from "
-        "further away but noisier; smaller faces give null yaw.",
+        12, ge=8, le=400,
+        description="Smallest face (pixels wide) whose yaw is trusted (docs/yaw.md measures "
+        "it). Lower reads yaw from further away but noisier; smaller faces give null yaw.",
     )
     model: Literal["auto", "yunet", "blazeface"] = Field(
         "auto",

@@ -48,13 +48,15 @@ MAX_FACE_OF_ROI = 0.65
 class Face:
     """One face in detector-input pixels: box xyxy, score, and landmarks.
 
-    ``points`` rows: the person's right eye, left eye, nose tip, then (BlazeFace only) their
-    right and left ear tragion. "Right" is the subject's right, i.e. image left when facing us.
+    ``points`` rows start with the person's right eye, left eye, nose tip ("right" is the
+    subject's right, i.e. image left when facing us); YuNet adds the mouth corners, BlazeFace
+    the mouth centre and the ear tragions.
     """
 
     box: FloatArray
     score: float
     points: FloatArray
+    centre: FloatArray | None = None  # where a frontal nose would be; None: the eye midpoint
 
 
 class FaceDetector(Protocol):
@@ -76,18 +78,21 @@ def head_rois(xyxy: FloatArray) -> FloatArray:
     return np.stack([x0, y0, side], axis=1).astype(np.float32)
 
 
-def nose_ratio(points: FloatArray) -> float:
-    """Nose-tip offset from the eye midpoint along the eye axis, over the eye distance.
+def nose_ratio(points: FloatArray, centre: FloatArray | None = None) -> float:
+    """Nose-tip offset from ``centre`` (default: the eye midpoint) along the eye axis, over the
+    eye distance.
 
     Positive when the nose lies towards the person's left eye (image right when facing us).
     Using the eye axis (not the image x axis) makes it insensitive to head roll.
     """
     right_eye, left_eye, nose = points[0], points[1], points[2]
+    if centre is None:
+        centre = (left_eye + right_eye) / 2
     axis = left_eye - right_eye
     iod = float(np.hypot(axis[0], axis[1]))
     if iod < 1e-6:
         return math.nan
-    return float(np.dot(nose - (left_eye + right_eye) / 2, axis)) / (iod * iod)
+    return float(np.dot(nose - centre, axis)) / (iod * iod)
 
 
 def ratio_to_degrees(r: float, gain: float) -> float:
@@ -132,7 +137,7 @@ class YawEstimator:
                 continue
             face = self._face_in(image, float(x0), float(y0), float(side))
             if face is not None:
-                out[i] = ratio_to_degrees(nose_ratio(face.points), self.gain)
+                out[i] = ratio_to_degrees(nose_ratio(face.points, face.centre), self.gain)
         return out
 
     def faces(self, image: Image, xyxy: FloatArray) -> list[Face | None]:
@@ -160,12 +165,13 @@ class YawEstimator:
         if not to_frame:
             return face
         offset = np.array([x0, y0], np.float32)
+        centre = None if face.centre is None else face.centre / scale + offset
         return Face(face.box / scale + np.tile(offset, 2), face.score,
-                    face.points / scale + offset)
+                    face.points / scale + offset, centre)
 
 
 # yaw = atan(gain * nose_ratio): fitted against the face-mesh PnP reference (docs/yaw.md).
-GAINS = {"yunet": 2.95, "blazeface": 2.35}
+GAINS = {"yunet": 3.6, "blazeface": 2.3}
 
 
 def _choose_model(cfg: YawConfig, models_dir: Path | None) -> tuple[str, Path]:
@@ -194,8 +200,11 @@ class YuNetDetector:
         faces = []
         for row in rows:
             x, y, w, h = (float(v) for v in row[:4])
-            pts = np.asarray(row[4:10], np.float32).reshape(3, 2)
-            faces.append(Face(np.array([x, y, x + w, y + h], np.float32), float(row[14]), pts))
+            pts = np.asarray(row[4:14], np.float32).reshape(5, 2)
+            # Eyes and mouth corners together locate a frontal nose better than the eyes
+            # alone: YuNet's landmarks are coarse, averaging four of them halves the noise.
+            faces.append(Face(np.array([x, y, x + w, y + h], np.float32), float(row[14]), pts,
+                              pts[[0, 1, 3, 4]].mean(axis=0)))
         return faces
 
 

@@ -13,6 +13,7 @@ import pytest
 from edge.config import load_settings
 from edge.models import ModelError, find_model
 from edge.yaw import (
+    GAINS,
     BlazeFaceDetector,
     Face,
     YawEstimator,
@@ -183,7 +184,8 @@ def tud_people(step: int = 6) -> list[tuple[Image, np.ndarray]]:
 @pytest.mark.perception
 def test_mirrored_faces_flip_the_yaw_sign_on_real_footage() -> None:
     path = model_file("face_detection_yunet_2026may.onnx")
-    est = YawEstimator(YuNetDetector(path, 96, 0.6), min_face_px=10, min_score=0.6, gain=2.95)
+    est = YawEstimator(YuNetDetector(path, 96, 0.6), min_face_px=10, min_score=0.6,
+                       gain=GAINS["yunet"])
     yaws, mirrored = [], []
     for frame, boxes in tud_people():
         flipped = boxes.copy()
