@@ -12,6 +12,8 @@ each frame (coasting predictions excluded, for every tracker alike):
 - visits/person: ids lasting >= 1 s per ground-truth person lasting >= 1 s (1.00 is ideal;
   more means visits were split, each split restarting someone's dwell clock), and how many
   people were split;
+- handed over: lasting ids that followed two people for >= 0.5 s each (the second person
+  inherits the first one's dwell);
 - µs per frame of the tracker's update alone.
 
 Peers run in side venvs as subprocesses (bench/peer_trackers.py, JSON in and out), because they
@@ -63,6 +65,7 @@ class Row:
     visits: int
     people: int
     split: int
+    handed: int
     us: float
 
 
@@ -138,7 +141,7 @@ def score(seq: str, dets: str, name: str, gt: dict, out: Frames, us: float) -> R
     ids = idf1_and_switches(gt, pred)
     visits = visits_per_person(gt, pred, FPS, min_s=1.0)
     return Row(seq, dets, name, ids.idf1, ids.id_switches, visits.visits, visits.people,
-               visits.split_people, us)
+               visits.split_people, visits.handed_over, us)
 
 
 def main() -> None:
@@ -183,13 +186,13 @@ def main() -> None:
 
 def print_table(rows: list[Row]) -> None:
     head = (f"| {'sequence':<14} | {'dets':<5} | {'tracker':<22} | IDF1  | IDsw | "
-            f"visits/person (split) | µs/frame |")
+            f"visits/person (split) | handed over | µs/frame |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
     for r in rows:
         per = f"{r.visits}/{r.people} = {r.visits / r.people:.2f} ({r.split})"
         print(f"| {r.sequence:<14} | {r.detections:<5} | {r.tracker:<22} | {r.idf1:.3f} | "
-              f"{r.switches:>4} | {per:<21} | {r.us:>8.0f} |")
+              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {r.us:>8.0f} |")
 
 
 if __name__ == "__main__":

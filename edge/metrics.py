@@ -173,6 +173,7 @@ class VisitScores:
     people: int          # ground-truth people lasting >= min_s
     split_people: int    # of those, people whose time is spread over >= 2 lasting ids
     per_person: float    # visits / people (1.0 is ideal)
+    handed_over: int = 0  # lasting ids that followed >= 2 people, each for >= min_s / 2
 
 
 def _spans(frames: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
@@ -190,7 +191,9 @@ def visits_per_person(gt: IdFrames, pred: IdFrames, fps: float, min_s: float = 1
     """Ids lasting >= ``min_s`` (first to last frame) per ground-truth person lasting as long.
 
     A lasting predicted id belongs to the ground-truth person it overlaps (IoU >= ``iou``) in
-    most frames; a person with two or more lasting ids was split into several visits.
+    most frames; a person with two or more lasting ids was split into several visits (their
+    dwell restarts). An id that followed two people for ``min_s / 2`` each was handed over
+    (the second person inherits the first one's dwell).
     """
     g_map, p_map = _id_frames(gt), _id_frames(pred)
     g_long = [i for i, (a, b) in _spans(g_map).items() if (b - a) / fps >= min_s]
@@ -208,5 +211,9 @@ def visits_per_person(gt: IdFrames, pred: IdFrames, fps: float, min_s: float = 1
     owners = [max(v, key=lambda g: v[g]) for v in owner_votes.values() if v]
     split = sum(1 for g in g_long if owners.count(g) >= 2)
     people = len(g_long)
+    # an id that followed one person, then another: the second inherits the first's dwell
+    enough = min_s / 2 * fps
+    handed = sum(1 for v in owner_votes.values() if sum(n >= enough for n in v.values()) >= 2)
     return VisitScores(visits=len(p_long), people=people, split_people=split,
-                       per_person=len(p_long) / people if people else float("nan"))
+                       per_person=len(p_long) / people if people else float("nan"),
+                       handed_over=handed)

@@ -106,6 +106,7 @@ def _xyxy(box: F64) -> F64:
 # Columns of the state matrix: one row per person followed, so that dropping or adding people
 # is one array operation instead of one per field.
 _BOX, _VEL, _SEEN_XYXY = slice(0, 4), slice(4, 8), slice(8, 12)  # cx,cy,w,h; px/s; detection
+_CENTRE_VEL = slice(4, 6)  # the size velocity (6:8) stays 0
 _T_SEEN, _HITS, _ID, _SCORE = 12, 13, 14, 15  # last matched time, sightings, id (0 = unconfirmed)
 _COLS = 16
 
@@ -139,10 +140,7 @@ class IouTracker:
         damp = self.cfg.velocity_damping_s
         # integral of exp(-s/damp) ds over [0, unseen]
         travel = np.expm1(np.maximum(unseen, 0.0) * (-1.0 / damp)) * -damp
-        pred = s[:, _BOX] + s[:, _VEL] * travel[:, None]
-        # a person does not shrink to nothing while unseen: keep at least half their size
-        np.maximum(pred[:, 2:], s[:, 2:4] * 0.5, out=pred[:, 2:])
-        return pred
+        return s[:, _BOX] + s[:, _VEL] * travel[:, None]
 
     def update(self, detections: Detections | None, t: float) -> Tracks:
         """Advance to time ``t``; ``None`` means the detector did not look (not: nobody)."""
@@ -256,7 +254,9 @@ class IouTracker:
         # on the second sighting the velocity is just the displacement
         beta = np.where(rows[:, _HITS] == 1, 1.0, 1.0 - fading)
         alpha = 1.0 - (1.0 - _POSITION_GAIN) * fading
-        rows[:, _VEL] += residual * (beta / dt)[:, None]
+        # only the centre moves: box sizes from a detector jitter far more than people grow or
+        # shrink, and an extrapolated size blew unseen boxes up (or down) to nonsense
+        rows[:, _CENTRE_VEL] += residual[:, :2] * (beta / dt)[:, None]
         rows[:, _BOX] = extrapolated + residual * alpha[:, None]
         rows[:, _SEEN_XYXY] = z_xyxy
         rows[:, _SCORE] = score[d]

@@ -85,3 +85,12 @@ def test_visits_per_person_counts_splits() -> None:
     assert v.per_person == 2.0
     one = tracks([[(10, A)] for _ in range(30)])
     assert visits_per_person(gt, one, fps).split_people == 0
+    assert visits_per_person(gt, one, fps).handed_over == 0
+
+
+def test_visits_per_person_counts_hand_overs() -> None:
+    """One id following person 1 for 1.5 s, then person 2 for 1.5 s: handed over."""
+    gt = tracks([[(1 if f < 15 else 2, A if f < 15 else B)] for f in range(30)])
+    pred = tracks([[(10, A if f < 15 else B)] for f in range(30)])
+    v = visits_per_person(gt, pred, fps=10.0, min_s=1.0)
+    assert (v.visits, v.people, v.split_people, v.handed_over) == (1, 2, 0, 1)
