@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import cv2
 import numpy as np
@@ -11,6 +10,7 @@ import numpy.typing as npt
 import pytest
 
 from edge.config import Settings, load_settings
+from edge.metrics import detection_precision_recall
 from edge.perception import Perception
 from edge.sources import open_source
 from edge.types import Detections, Frame
@@ -110,15 +110,6 @@ def test_stage_timings_are_kept() -> None:
 
 # ---- real model on real footage ----
 
-def _precision_recall(gt: Mapping[int, np.ndarray], pred: Mapping[int, np.ndarray]
-                      ) -> tuple[float, float]:
-    try:
-        from edge.metrics import detection_precision_recall
-    except ImportError:  # pragma: no cover - edge.metrics is TRACKER's, landed in parallel
-        pytest.skip("edge.metrics not available")
-    return detection_precision_recall(gt, pred, iou=0.5)
-
-
 @pytest.mark.perception
 def test_person_precision_and_recall_on_tud_stadtmitte() -> None:
     """Floors: precision >= 0.85, recall >= 0.80 at IoU 0.5 with yolox-nano@416, through the
@@ -142,7 +133,7 @@ def test_person_precision_and_recall_on_tud_stadtmitte() -> None:
         boxes = rows[rows[:, 0] == frame_no][:, 2:6].copy()
         boxes[:, 2:] += boxes[:, :2]
         gt[frame_no] = boxes
-    precision, recall = _precision_recall(gt, pred)
+    precision, recall = detection_precision_recall(gt, pred, iou=0.5)
     print(f"TUD-Stadtmitte yolox-nano@416: precision {precision:.3f} recall {recall:.3f}")
     assert precision >= 0.85
     assert recall >= 0.80
