@@ -6,6 +6,7 @@ message expiry, PUBACK reason codes and session expiry are MQTT 5 features dwell
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -127,14 +128,21 @@ def diagnose_connect(cfg: MqttConfig, timeout: float = 3.0) -> str:
         if cfg.tls.insecure:
             context.check_hostname = False
         try:
-            with context.wrap_socket(sock, server_hostname=cfg.host):
+            with context.wrap_socket(sock, server_hostname=cfg.host) as tls:
+                # TLS 1.3: a broker that wants a client certificate says so only after the
+                # handshake, in an alert that arrives with the first read
+                tls.settimeout(1.0)
+                with contextlib.suppress(TimeoutError):
+                    tls.recv(1)
                 return f"{where}: TLS handshake works; the MQTT connection failed"
         except ssl.SSLCertVerificationError as exc:
             return (f"{where}: TLS certificate problem: {exc.verify_message} — check "
                     "mqtt.tls.ca_file (the CA that signed the broker's certificate) and that "
                     "mqtt.host matches the certificate's name")
         except (ssl.SSLError, OSError) as exc:
-            return f"{where}: TLS handshake failed: {exc}"
+            hint = (" — the broker wants a client certificate: set mqtt.tls.cert_file and "
+                    "key_file" if "CERTIFICATE_REQUIRED" in str(exc).upper() else "")
+            return f"{where}: TLS handshake failed: {exc}{hint}"
 
 
 def connect_now(client: mqtt.Client, cfg: MqttConfig, *, clean_start: bool = True,

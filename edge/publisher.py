@@ -87,6 +87,7 @@ class MqttPublisher:
         self._status = StatusSnapshot()
         self._stats: StatsSnapshot | None = None
         self._logged: set[str] = set()
+        self._refused = False  # the last attempt ended in a CONNACK refusal (already logged)
         self._expired_base = self.outbox.counter("expired")  # expiries of earlier runs: not ours
         for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
             self.acks.sent(entry.id, entry.created)
@@ -200,6 +201,7 @@ class MqttPublisher:
         cfg = self._settings.mqtt
         if reason.is_failure:
             self.connection_error = describe_refusal(reason, cfg)
+            self._refused = True
             self._log_once(log.error, self.connection_error)
             return
         if self.connection_error:
@@ -254,8 +256,12 @@ class MqttPublisher:
             with self._mid_lock:
                 self._mids.clear()
                 self._early.clear()
-        if was_connected and not self._closing:  # (a refused login also ends here: logged)
+        if was_connected and not self._closing:
             log.warning("lost the broker (%s); pings queue in the outbox", reason)
+        elif not was_connected and not self._closing and not self._refused:
+            # dropped before any CONNACK: e.g. TLS 1.3 refusing a missing client certificate
+            self._on_connect_fail(client, userdata)
+        self._refused = False
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
                     props: Any) -> None:

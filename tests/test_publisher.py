@@ -474,3 +474,44 @@ def test_frozen_process_goes_offline_by_keepalive(mosquitto: Mosquitto, tmp_path
     # MQTT says the broker gives up after 1.5 x keepalive of silence; mosquitto 2.0.11 was
     # measured here at 10.7-11.1 s for keepalive 5 (its keepalive check is coarse): allow 3 x
     assert 5 <= offline_after <= 3 * 5
+
+
+def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
+                                                         tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_ca(pki, "ca")
+    for name, cn in (("broker", "localhost"), ("client", "sensor-shop-entrance")):
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-subj", f"/CN={cn}", "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=pki)
+        (pki / f"{name}.ext").write_text(f"subjectAltName=DNS:{cn}\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out",
+                 f"{name}.crt", cwd=pki)
+    from tests.broker import free_port
+
+    tls_port = free_port()
+    broker = broker_factory(extra_config=(
+        f"listener {tls_port} 127.0.0.1\ncafile {pki / 'ca.crt'}\n"
+        f"certfile {pki / 'broker.crt'}\nkeyfile {pki / 'broker.key'}\n"
+        "require_certificate true\n"))
+    tls = {"enabled": True, "ca_file": pki / "ca.crt"}
+    without = MqttPublisher(make_settings(tmp_path / "a", tls_port, host="localhost", tls=tls),
+                            lambda *a: None)
+    try:
+        wait_until(lambda: without.connection_error is not None, 5)
+    finally:
+        without.close()
+    assert "wants a client certificate" in (without.connection_error or "")
+    sub = Collector(broker.port, ["dwell/+/+/ping"])
+    tls_cert = {**tls, "cert_file": pki / "client.crt", "key_file": pki / "client.key"}
+    pub = MqttPublisher(make_settings(tmp_path / "b", tls_port, host="localhost", tls=tls_cert),
+                        lambda *a: None)
+    try:
+        assert pub.wait_connected(5), pub.connection_error
+        pub.publish(make_ping("mtls"))
+        sub.wait_for(lambda ms: bool(ms))
+    finally:
+        pub.close()
+        sub.close()
+    assert sub.ping_ids() == ["mtls"]
