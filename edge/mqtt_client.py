@@ -162,7 +162,11 @@ def connect_now(client: mqtt.Client, cfg: MqttConfig, *, clean_start: bool = Tru
         if previous is not None:
             previous(c, userdata, flags, reason, props)
 
+    def on_disconnect(c: mqtt.Client, *args: Any) -> None:
+        answered.set()  # dropped before any CONNACK (e.g. a client certificate was required)
+
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     try:
         client.connect(cfg.host, cfg.port, cfg.keepalive_s, clean_start=clean_start,
                        properties=properties)
@@ -172,10 +176,12 @@ def connect_now(client: mqtt.Client, cfg: MqttConfig, *, clean_start: bool = Tru
     except (OSError, ssl.SSLError) as exc:
         raise MqttError(f"broker {cfg.host}:{cfg.port} is unreachable: {exc}") from None
     client.loop_start()
-    if not answered.wait(timeout):
+    if not answered.wait(timeout) or "reason" not in outcome:
         client.loop_stop()
-        raise MqttError(f"broker {cfg.host}:{cfg.port} did not answer within {timeout:.0f} s")
+        why = diagnose_connect(cfg) if cfg.tls.enabled else "no answer to CONNECT"
+        raise MqttError(f"broker {cfg.host}:{cfg.port} did not accept the connection: {why}")
     client.on_connect = previous
+    client.on_disconnect = None
     reason = outcome["reason"]
     if getattr(reason, "is_failure", False):
         client.loop_stop()

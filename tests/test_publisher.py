@@ -503,6 +503,12 @@ def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
     finally:
         without.close()
     assert "wants a client certificate" in (without.connection_error or "")
+    env = {**os.environ, "DWELL_MQTT__PORT": str(tls_port), "DWELL_MQTT__HOST": "localhost",
+           "DWELL_MQTT__TLS__ENABLED": "true", "DWELL_MQTT__TLS__CA_FILE": str(pki / "ca.crt")}
+    proc = subprocess.run([sys.executable, "-m", "edge.cli", "--config", "/dev/null", "watch",
+                           "--count", "1"], capture_output=True, text=True, env=env,
+                          timeout=30, cwd=tmp_path)
+    assert proc.returncode == 1 and "wants a client certificate" in proc.stderr
     sub = Collector(broker.port, ["dwell/+/+/ping"])
     tls_cert = {**tls, "cert_file": pki / "client.crt", "key_file": pki / "client.key"}
     pub = MqttPublisher(make_settings(tmp_path / "b", tls_port, host="localhost", tls=tls_cert),
