@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
@@ -62,20 +62,30 @@ def _dumps(data: dict[str, Any]) -> bytes:
 
 
 class MqttPublisher:
-    """The ``Publisher`` of a sensor. ``clock`` is wall-clock epoch seconds (tests pass one)."""
+    """The ``Publisher`` of a sensor. ``clock`` is wall-clock epoch seconds (tests pass one).
+
+    ``role`` "replay" (`dwell replay --publish`) sends pings exactly alike but must not pose as
+    the live sensor: its own client id (the same id would kick the sensor off the broker), its
+    own outbox (a live start must not resend replayed pings), and no status, stats or
+    discovery (it would mark the live camera offline when it ends).
+    """
 
     def __init__(self, settings: Settings, on_ack: AckHandler, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 role: Literal["sensor", "replay"] = "sensor") -> None:
         cfg = settings.mqtt
         self._settings = settings
         self._clock = clock
+        self._announce = role == "sensor"
+        suffix = "" if self._announce else f"-{role}"
         # first: a TLS file problem should fail before anything is opened
-        self._client = make_client(cfg, cfg.client_id or f"dwell-{settings.store}-"
-                                   f"{settings.camera}")
+        self._client = make_client(cfg, (cfg.client_id or f"dwell-{settings.store}-"
+                                         f"{settings.camera}") + suffix)
         self.topics = Topics.of(cfg.topic_prefix, settings.store, settings.camera)
         self.counters = DeliveryCounters()
         self.acks = AckFilter(on_ack)
-        self.outbox = Outbox(settings.state_dir / f"outbox-{settings.store}-{settings.camera}.db")
+        self.outbox = Outbox(settings.state_dir /
+                             f"outbox-{settings.store}-{settings.camera}{suffix}.db")
         self.connection_error: str | None = None
         self._conn_lock = threading.Lock()  # held while deciding "connected -> hand to paho"
         self._mid_lock = threading.Lock()  # never held while calling paho (on_publish runs
@@ -92,8 +102,9 @@ class MqttPublisher:
         for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
             self.acks.sent(entry.id, entry.created)
 
-        self._client.will_set(self.topics.status, _dumps(status_payload("offline", None, None,
-                              "connection lost")), qos=1, retain=True)
+        if self._announce:
+            self._client.will_set(self.topics.status, _dumps(status_payload(
+                "offline", None, None, "connection lost")), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
@@ -145,7 +156,7 @@ class MqttPublisher:
         with self._conn_lock:
             connected = self._connected
             info = None
-            if connected:
+            if connected and self._announce:
                 payload = _dumps(status_payload("offline", self._status, self._clock(),
                                                 "shutdown"))
                 info = self._client.publish(self.topics.status, payload, qos=1, retain=True)
@@ -165,7 +176,7 @@ class MqttPublisher:
         service decides how often (on change, and a periodic refresh of ``ts``)."""
         self._status = snapshot
         with self._conn_lock:
-            if self._connected:
+            if self._connected and self._announce:
                 self._publish_status()
 
     def publish_stats(self, snapshot: StatsSnapshot) -> None:
@@ -173,7 +184,7 @@ class MqttPublisher:
         self._stats = snapshot
         self._drop_expired(self._clock())
         with self._conn_lock:
-            if self._connected:
+            if self._connected and self._announce:
                 self._publish_stats()
 
     def delivery(self) -> DeliveryCounters:
@@ -213,8 +224,9 @@ class MqttPublisher:
         now = self._clock()
         with self._conn_lock:
             self._connected = True
-            self._publish_status()
-            if cfg.homeassistant_discovery:
+            if self._announce:
+                self._publish_status()
+            if cfg.homeassistant_discovery and self._announce:
                 for topic, payload in discovery_messages(cfg.discovery_prefix, self.topics,
                                                          self._settings.store,
                                                          self._settings.camera):
@@ -224,7 +236,7 @@ class MqttPublisher:
             for entry in pending:
                 self._send(entry, now)
                 self.counters.resent += 1
-            if self._stats is not None:
+            if self._stats is not None and self._announce:
                 self._publish_stats()
         log.info("connected to broker %s:%s; %d queued ping(s) sent", cfg.host, cfg.port,
                  len(pending))
@@ -354,10 +366,11 @@ class MqttPublisher:
 
 
 def replay_publisher(settings: Settings) -> MqttPublisher:
-    """The publisher `dwell replay --publish` uses: the same as `run`'s (payloads, outbox,
-    expiry). Acks are logged only: a replay's visitors are not in the shop to be helped."""
+    """The publisher `dwell replay --publish` uses: pings exactly as `run` sends them (topic,
+    payload, outbox, expiry), without posing as the live sensor (see ``role``). Acks are logged
+    only: a replay's visitors are not in the shop to be helped."""
 
     def on_ack(ping_id: str, action: str, by: str | None) -> None:
         log.info("ack for replayed ping %s: %s%s", ping_id, action, f" by {by}" if by else "")
 
-    return MqttPublisher(settings, on_ack)
+    return MqttPublisher(settings, on_ack, role="replay")

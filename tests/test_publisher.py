@@ -521,3 +521,28 @@ def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
         pub.close()
         sub.close()
     assert sub.ping_ids() == ["mtls"]
+
+
+def test_replay_publisher_does_not_pose_as_the_live_sensor(mosquitto: Mosquitto,
+                                                           tmp_path: Path) -> None:
+    from edge.publisher import replay_publisher
+
+    settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t5")
+    sub = Collector(mosquitto.port, ["t5/#"])
+    live = MqttPublisher(settings, lambda *a: None)
+    try:
+        assert live.wait_connected(5)
+        replayed = replay_publisher(settings)
+        assert replayed.wait_connected(5)
+        replayed.publish(make_ping("from-replay"))
+        replayed.close(drain_s=5)
+        live.publish(make_ping("live"))
+        sub.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/ping")]) == 2)
+        assert live.connected  # a shared client id would have kicked it off
+    finally:
+        live.close()
+        sub.close()
+    assert sub.ping_ids() == ["from-replay", "live"]
+    states = [m.json()["state"] for m in sub.on("/status")]
+    assert states == ["online", "offline"]  # the live sensor's only
+    assert replayed.outbox.path != live.outbox.path
