@@ -193,6 +193,20 @@ class MqttPublisher:
         self.counters.acks_refused = self.acks.refused.copy()
         return self.counters
 
+    def report(self) -> str:
+        """One line on what became of this process's pings (for `dwell replay --publish`)."""
+        c = self.counters
+        cfg = self._settings.mqtt
+        unconfirmed = c.queued - c.confirmed - c.not_authorized - c.failed - c.expired
+        line = (f"published {c.queued} ping(s) to {cfg.host}:{cfg.port} "
+                f"({self.topics.ping}): {c.confirmed} confirmed")
+        for name, value in (("nobody subscribed", c.no_subscribers),
+                            ("not authorized", c.not_authorized), ("failed", c.failed),
+                            ("expired", c.expired), ("unconfirmed", unconfirmed)):
+            if value:
+                line += f", {value} {name}"
+        return line
+
     def ack_median_s(self) -> float | None:
         """Median seconds from sending a ping to its first ack, as seen by the publisher."""
         return median_or_none(self.acks.times_to_ack)

@@ -546,3 +546,4 @@ def test_replay_publisher_does_not_pose_as_the_live_sensor(mosquitto: Mosquitto,
     states = [m.json()["state"] for m in sub.on("/status")]
     assert states == ["online", "offline"]  # the live sensor's only
     assert replayed.outbox.path != live.outbox.path
+    assert replayed.report().endswith("(t5/shop/entrance/ping): 1 confirmed")
