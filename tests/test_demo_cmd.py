@@ -80,3 +80,60 @@ def test_demo_on_a_real_clip(broker_factory: Callable[..., Mosquitto], tmp_path:
     assert result.returncode == 0, result.stderr
     assert re.search(r"visitor \d+ comes in", result.stdout)
     assert "Summary:" in result.stdout
+
+
+def test_demo_on_the_embedded_broker(tmp_path: Path) -> None:
+    """What a machine without mosquitto gets: the same story over dwell's tiny MQTT 5 broker."""
+    result = run_demo("--speed", "40", "--broker", "embedded", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "embedded MQTT 5 broker" in result.stdout
+    check_story(result.stdout)
+
+
+@pytest.mark.parametrize("pattern, topic, expected", [
+    ("dwell/#", "dwell/shop/cam/ping", True),
+    ("dwell/+/+/ping", "dwell/shop/cam/ping", True),
+    ("dwell/+/+/ping", "dwell/shop/cam/ack", False),
+    ("dwell/+/ping", "dwell/shop/cam/ping", False),
+    ("dwell/shop/cam/ping", "dwell/shop/cam/ping", True),
+    ("#", "anything/at/all", True),
+])
+def test_embedded_broker_topic_filters(pattern: str, topic: str, expected: bool) -> None:
+    from edge.demo_broker import topic_matches
+
+    assert topic_matches(pattern, topic) is expected
+
+
+def test_embedded_broker_retains_and_sends_the_last_will() -> None:
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from edge.demo_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    got: list[tuple[str, bytes, bool]] = []
+    sensor = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    sensor.will_set("d/s/c/status", b"offline", qos=1, retain=True)
+    sensor.connect("127.0.0.1", broker.port)
+    sensor.loop_start()
+    watch = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    watch.on_message = lambda c, u, m: got.append((m.topic, m.payload, bool(m.retain)))
+    try:
+        sensor.publish("d/s/c/status", b"online", qos=1, retain=True).wait_for_publish(5)
+        watch.connect("127.0.0.1", broker.port)
+        watch.subscribe("d/#", qos=1)
+        watch.loop_start()
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got[0] == ("d/s/c/status", b"online", True)  # retained, on subscribe
+        sensor.loop_stop()
+        sensor.socket().close()  # the sensor dies without DISCONNECT
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got[1][:2] == ("d/s/c/status", b"offline")
+    finally:
+        watch.loop_stop()
+        broker.stop()

@@ -7,8 +7,8 @@ MQTT to the policy, which then stops pinging about that visitor. The shop runs o
 thresholds (a 20 s give-them-space window instead of 90 s) and ``--speed`` times real time.
 
 Broker: the one on localhost:1883 if it answers, else a private mosquitto started for the demo
-(and stopped after). There is no embedded fallback: dwell speaks MQTT 5 and the pure-Python
-brokers (amqtt) speak 3.1.1 only, so without mosquitto the demo says how to install it.
+(and stopped after), else a tiny embedded MQTT 5 broker (edge/demo_broker.py; the pure-Python
+brokers on PyPI speak MQTT 3.1.1 only). The output says which.
 """
 
 from __future__ import annotations
@@ -65,15 +65,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="a real clip instead of the synthetic shop (runs the detector)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic shop")
     parser.add_argument("--broker", type=parse_broker, metavar="HOST:PORT",
-                        help="use this MQTT 5 broker, or 'private' to always start a "
-                        "private mosquitto (default: localhost:1883 if it answers, else a "
-                        "private mosquitto)")
+                        help="use this MQTT 5 broker; 'private': start a private mosquitto; "
+                        "'embedded': the built-in demo broker (default: localhost:1883 if it "
+                        "answers, else a private mosquitto, else the embedded one)")
     parser.set_defaults(func=run)
 
 
 def parse_broker(text: str) -> tuple[str, int]:
-    if text == "private":
-        return "private", 0
+    if text in ("private", "embedded"):
+        return text, 0
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT, e.g. 127.0.0.1:1883")
@@ -189,7 +189,7 @@ def port_answers(host: str, port: int) -> bool:
 def demo_broker(workdir: Path, given: tuple[str, int] | None = None
                 ) -> Iterator[tuple[str, int, str]]:
     """(host, port, what) of a broker for the demo; starts a private mosquitto if needed."""
-    if given is not None and given[0] != "private":
+    if given is not None and given[0] not in ("private", "embedded"):
         yield given[0], given[1], f"the MQTT broker at {given[0]}:{given[1]} (--broker)"
         return
     if given is None and port_answers("127.0.0.1", 1883):
@@ -197,11 +197,19 @@ def demo_broker(workdir: Path, given: tuple[str, int] | None = None
         return
     binary = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-    if binary is None:
-        raise CommandError(
-            "dwell demo needs an MQTT 5 broker: none answers on localhost:1883 and mosquitto "
-            "is not installed. Install it with `sudo apt-get install mosquitto` (it then runs "
-            "on localhost:1883) and run the demo again.", EXIT_FAILURE)
+    if binary is None or (given is not None and given[0] == "embedded"):
+        from edge.demo_broker import EmbeddedBroker
+
+        broker = EmbeddedBroker().start()
+        try:
+            yield "127.0.0.1", broker.port, (
+                f"dwell's small embedded MQTT 5 broker on port {broker.port} (mosquitto is not "
+                "installed; a shop uses mosquitto: sudo apt-get install mosquitto)"
+                if binary is None else f"dwell's small embedded MQTT 5 broker on port "
+                f"{broker.port} (--broker embedded)")
+        finally:
+            broker.stop()
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
