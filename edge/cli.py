@@ -45,8 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from edge.commands.common import EXIT_USAGE, CommandError
+    from edge.errors import InputError
+
     try:
         code = int(args.func(args) or 0)
+    except CommandError as exc:
+        print(f"dwell {args.command}: {exc}", file=sys.stderr)
+        code = exc.code
+    except InputError as exc:
+        print(f"dwell {args.command}: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
     except KeyboardInterrupt:
         code = 130
     return code

@@ -31,6 +31,10 @@ class Tracker(Protocol):
         """``None`` means the detector did not look at this frame (not: nobody is there)."""
         ...
 
+    def __len__(self) -> int:
+        """How many people are followed, including ones not yet output (unconfirmed)."""
+        ...
+
 
 AckHandler = Callable[[str, str, str | None], None]
 """Called with (ping_id, action, by) when the watch side answers a ping."""

@@ -30,10 +30,10 @@ from edge.zones import ZoneMap
 log = logging.getLogger(__name__)
 
 
-def _default_tracker(settings: Settings) -> Tracker:
-    from edge.tracker import IouTracker  # TRACKER's stage; imported here so tests can inject
+def _default_tracker(settings: Settings, frame_size: tuple[int, int] | None) -> Tracker:
+    from edge.tracker import IouTracker  # imported here so tests can inject another tracker
 
-    return IouTracker(settings.tracker)
+    return IouTracker(settings.tracker, frame_size)
 
 
 class Pipeline:
@@ -51,7 +51,7 @@ class Pipeline:
         self.settings = settings
         self.frame_size = frame_size
         self.zones = ZoneMap(settings.zones, frame_size)
-        self.tracker = tracker if tracker is not None else _default_tracker(settings)
+        self.tracker = tracker if tracker is not None else _default_tracker(settings, frame_size)
         self.behaviour = Behaviour(settings, self.zones)
         self.policy = Policy(settings.policy, ping_id=ping_id, start_wall=start_wall)
         self.tracking = False
@@ -66,7 +66,9 @@ class Pipeline:
             return []
         self.last_t = t
         tracks = self.tracker.update(self.zones.drop_ignored(detections), t)
-        self.tracking = len(tracks) > 0
+        # Everyone followed, including people not yet confirmed: a person seen once who then
+        # stands still makes no motion and must still be re-detected to be confirmed.
+        self.tracking = len(self.tracker) > 0
         return self._decide(self.behaviour.update(tracks, t), t)
 
     def acknowledge(self, ping_id: str, action: str, by: str | None, t: float) -> list[Event]:
