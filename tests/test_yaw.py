@@ -198,3 +198,33 @@ def test_mirrored_faces_flip_the_yaw_sign_on_real_footage() -> None:
     assert np.mean(np.sign(a[both]) != np.sign(b[both])) >= 0.8
     assert np.median(np.abs(a[both] + b[both])) <= 15
     assert np.isnan(a).mean() > 0.2, "backs and side views must give NaN, not a yaw"
+
+
+class ScriptedNet:
+    """Stands in for cv2.dnn: returns BlazeFace-shaped outputs with one confident anchor."""
+
+    def __init__(self, anchor: int, raw: list[float]) -> None:
+        self.reg = np.zeros((1, 896, 16), np.float32)
+        self.reg[0, anchor] = raw
+        self.cls = np.full((1, 896, 1), -10.0, np.float32)
+        self.cls[0, anchor] = 3.0
+
+    def setInput(self, blob: object) -> None:  # cv2.dnn.Net names it so
+        pass
+
+    def forward(self, names: list[str]) -> list[np.ndarray]:
+        return [self.reg, self.cls]
+
+
+def test_blazeface_decoding_puts_box_and_keypoints_around_the_anchor() -> None:
+    det = BlazeFaceDetector(find_model("blazeface"), 0.5)
+    anchor = 512 + 6 * (8 * 3 + 5)  # 8x8 grid, row 3, column 5: centre (88, 56) px
+    raw = [4.0, -2, 32, 40, -8, -6, 8, -6, 0, 4, 0, 12, -16, -4, 16, -4]
+    det._net = ScriptedNet(anchor, raw)  # type: ignore[assignment]
+    faces = det.detect(np.zeros((128, 128, 3), np.uint8))
+    assert len(faces) == 1
+    f = faces[0]
+    assert f.score == pytest.approx(1 / (1 + math.exp(-3.0)), abs=1e-5)
+    assert np.allclose(f.box, [92 - 16, 54 - 20, 92 + 16, 54 + 20])
+    assert np.allclose(f.points[:3], [[80, 50], [96, 50], [88, 60]])  # eyes, nose
+    assert nose_ratio(f.points) == 0.0
