@@ -130,10 +130,16 @@ class YawEstimator:
 
     def estimate(self, image: Image, xyxy: FloatArray) -> FloatArray:
         """Degrees per box (N,), NaN where no trusted face; boxes are frame pixels xyxy."""
-        rois = head_rois(xyxy)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"yaw needs a BGR image (H, W, 3), got shape {image.shape}")
+        boxes = np.asarray(xyxy, np.float32)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"yaw needs xyxy boxes of shape (N, 4), got {boxes.shape}")
+        rois = head_rois(boxes)
         out = np.full(len(rois), np.nan, np.float32)
         for i, (x0, y0, side) in enumerate(rois):
-            if side < self.min_face_px:  # the face cannot be bigger than its region
+            # The face cannot be bigger than its region; NaN or empty boxes have no region.
+            if not (side >= self.min_face_px and math.isfinite(x0) and math.isfinite(y0)):
                 continue
             face = self._face_in(image, float(x0), float(y0), float(side))
             if face is not None:

@@ -228,3 +228,15 @@ def test_blazeface_decoding_puts_box_and_keypoints_around_the_anchor() -> None:
     assert np.allclose(f.box, [92 - 16, 54 - 20, 92 + 16, 54 + 20])
     assert np.allclose(f.points[:3], [[80, 50], [96, 50], [88, 60]])  # eyes, nose
     assert nose_ratio(f.points) == 0.0
+
+
+def test_bad_inputs_are_named_and_degenerate_boxes_give_nan() -> None:
+    det = FakeFaces([face(40, 4)])
+    est = estimator(det)
+    with pytest.raises(ValueError, match=r"BGR image \(H, W, 3\)"):
+        est.estimate(np.zeros((48, 64), np.uint8), np.zeros((0, 4), np.float32))
+    with pytest.raises(ValueError, match=r"shape \(N, 4\)"):
+        est.estimate(np.zeros((48, 64, 3), np.uint8), np.zeros((2, 5), np.float32))
+    boxes = np.array([[10, 10, 10, 10], [np.nan, 0, 50, 100], [30, 80, 20, 40]], np.float32)
+    assert np.isnan(est.estimate(np.zeros((480, 640, 3), np.uint8), boxes)).all()
+    assert det.patches == []
