@@ -6,9 +6,10 @@ trusted face (back turned, face smaller than ``yaw.min_face_px``, or a low detec
 
 Method: for each person box a square region over the head (top part of the box, never the whole
 frame) is warped to the face detector's small input, the most central face found there gives
-eye and nose landmarks, and yaw = atan(k * r) where r is the nose tip's offset from the eye
-midpoint along the eye axis divided by the inter-ocular distance (a head turning by theta moves
-the nose by d*sin(theta) while the eyes close up by cos(theta): r = (d / iod) * tan(theta)).
+eye and nose landmarks, and yaw = atan(k * r) where r is the nose tip's offset from where a
+frontal nose would be (the eye midpoint; with YuNet the mean of eyes and mouth corners) along
+the eye axis, divided by the inter-ocular distance (a head turning by theta moves the nose by
+d*sin(theta) while the eyes close up by cos(theta): r = (d / iod) * tan(theta)).
 ``k`` is calibrated against solvePnP on the MediaPipe face mesh (bench/yaw_validation.py,
 docs/yaw.md). Face detectors: YuNet (OpenCV Zoo, installed by `dwell models install yunet`)
 when present, else BlazeFace short range (vendored in models/, Apache-2.0).
