@@ -35,11 +35,13 @@ F64 = npt.NDArray[np.float64]
 _LOW_SCORE_MIN_IOU = 0.4
 # ... and only someone seen this recently (a detector miss, not an occlusion).
 _LOW_SCORE_GAP_S = 0.5
+# Fastest believable walking speed, in box heights per second (1.4 m/s is ~0.8).
+_MAX_SPEED = 2.0
 # Unseen this long, a person may reappear the full reacquire_distance from their path.
 _REACQUIRE_RAMP_S = 1.0
-# Height ratio beyond which a re-acquired box is a different person, not the same one seen
-# nearer or further away.
-_MAX_HEIGHT_RATIO = 1.6
+# Height ratio beyond which a box is a different person (or two merged), not the same one
+# seen nearer or further away, or with their legs hidden.
+_MAX_HEIGHT_RATIO = 1.4
 # Time constant with which the velocity follows new sightings: at 25 fps each sighting moves it
 # ~1/8 of the way (box jitter stays out of it), after a 1 s gap almost all the way.
 _VELOCITY_SMOOTHING_S = 0.3
@@ -179,8 +181,16 @@ class IouTracker:
         strong = score >= cfg.new_track_score
         iou = iou_matrix(pred_xyxy, det_box)
 
-        # 1. confident detections by overlap with where each person is predicted to be
-        r, c = greedy_match(np.where(strong, iou, -1.0), max(cfg.min_iou, 1e-6))
+        # 1. overlap with where each person is predicted to be, best pairs first. Doubtful
+        # detections take part only for people seen until just now and only when they
+        # overlap well (ByteTrack's second stage, folded in: a separate later stage let a
+        # confident box of a passer-by beat a doubtful but well-overlapping box of the person)
+        usable = strong | ((iou >= _LOW_SCORE_MIN_IOU)
+                           & (unseen <= _LOW_SCORE_GAP_S)[:, None])
+        # a box much taller or shorter than the person's is someone else, or two people
+        ratio = pred[:, 3:4] / np.maximum(det_box[:, 3] - det_box[:, 1], 1.0)
+        usable &= (ratio < _MAX_HEIGHT_RATIO) & (ratio > 1 / _MAX_HEIGHT_RATIO)
+        r, c = greedy_match(np.where(usable, iou, -1.0), max(cfg.min_iou, 1e-6))
         det_of_trk[r] = c
         if len(r) == len(pred):
             return det_of_trk
@@ -198,16 +208,6 @@ class IouTracker:
             ramp = np.minimum(np.maximum(unseen[free_t] / _REACQUIRE_RAMP_S, 0.25), 1.0)
             gate = cfg.reacquire_distance * ramp
             r, c = greedy_match(gate[:, None] - dist, 0.0)
-            det_of_trk[free_t[r]] = free_d[c]
-            det_free[free_d[c]] = False
-
-        # 3. doubtful detections only continue people followed until just now (as ByteTrack's
-        # second stage): strung together over gaps they would keep phantoms alive
-        free_t = ((det_of_trk < 0) & (unseen <= _LOW_SCORE_GAP_S)).nonzero()[0]
-        free_d = (~strong & det_free).nonzero()[0]
-        if len(free_t) and len(free_d):
-            r, c = greedy_match(iou[np.ix_(free_t, free_d)],
-                                max(cfg.min_iou, _LOW_SCORE_MIN_IOU))
             det_of_trk[free_t[r]] = free_d[c]
         return det_of_trk
 
@@ -257,6 +257,10 @@ class IouTracker:
         # only the centre moves: box sizes from a detector jitter far more than people grow or
         # shrink, and an extrapolated size blew unseen boxes up (or down) to nonsense
         rows[:, _CENTRE_VEL] += residual[:, :2] * (beta / dt)[:, None]
+        # nobody walks faster than ~2 body heights a second: a faster estimate comes from a
+        # wrong or jittery box, and would fling the prediction away while they are unseen
+        limit = rows[:, 3:4] * _MAX_SPEED
+        np.minimum(np.maximum(rows[:, _CENTRE_VEL], -limit), limit, out=rows[:, _CENTRE_VEL])
         rows[:, _BOX] = extrapolated + residual * alpha[:, None]
         rows[:, _SEEN_XYXY] = z_xyxy
         rows[:, _SCORE] = score[d]
