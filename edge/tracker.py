@@ -1,24 +1,30 @@
 """Tracker: turns per-frame detections into people with a stable anonymous id per visit.
 
-Every person is a box (centre x, centre y, width, height) with a velocity in pixels per
-second. Between sightings the box moves with that velocity, which fades with the time constant
-``velocity_damping_s`` (so a person lost behind a pillar is predicted a bounded distance on,
-not across the shop). Each frame is matched in three stages, all on arrays:
+Every person is a box (centre x, centre y, width, height) with a velocity of its centre in
+pixels per second. Between sightings the box moves with that velocity, which fades with the
+time constant ``velocity_damping_s`` (so a person lost behind a pillar is predicted a bounded
+distance on, not across the shop). Each frame is matched in two stages, all on arrays:
 
-1. confident detections against every predicted box by IoU (one numpy call for all pairs);
-2. the confident detections left over against people still unmatched, by centre distance in
-   box heights to the stretch between where the person was last seen and where their last
-   velocity would have taken them (re-acquires someone who stopped, or walked on, while hidden);
-3. doubtful detections (score below ``new_track_score``) against who is still unmatched, by
-   IoU: they keep a person alive but never start one (ByteTrack's idea).
+1. detections against every predicted box by IoU (one numpy call for all pairs), best pairs
+   first. Doubtful detections (score below ``new_track_score``, ByteTrack's idea) only take
+   part for people seen within the last 0.5 s and at IoU >= 0.4: they keep someone alive
+   through a weak frame but never start a person. A box more than 1.4x taller or shorter
+   than the person's is never theirs (in a crowd the detector merges two people into one);
+2. confident detections left over against people still unmatched, by centre distance in box
+   heights to the stretch between where the person was last seen and where their last
+   velocity would have taken them (re-acquires someone who stopped, or walked on, while
+   hidden); the allowance grows to ``reacquire_distance`` over their first second unseen.
 
-Matching is greedy on the best pairs (mutual-best rounds, equal to sorting all pairs), which is
-what SORT-like trackers get from the Hungarian method in practice on a handful of people, and
-needs no scipy. A new person is confirmed (gets an id) on the second sighting; an id stays in
-the output, predicted (``matched=False``), until the person has been unseen by the detector
-for longer than ``occlusion_grace_s``. Frames the detector did not look at (``None``) move the
-predictions but never count as a miss. Ids come from this tracker's own counter, start at 1
-and are never reused.
+When the frame size is known, a person who walks out of the picture ends at once, so the next
+one entering at that edge does not inherit their visit.
+
+Matching is greedy on the best pairs (mutual-best rounds, equal to sorting all pairs): on the
+TUD clips the Hungarian method gave the same tracks, and greedy needs no scipy. A new person
+is confirmed (gets an id) on the second sighting; an id stays in the output, predicted
+(``matched=False``), until the person has been unseen by the detector for longer than
+``occlusion_grace_s``. Frames the detector did not look at (``None``) move the predictions
+but never count as a miss. Ids come from this tracker's own counter, start at 1 and are never
+reused.
 """
 
 from __future__ import annotations
