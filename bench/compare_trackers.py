@@ -190,7 +190,12 @@ def main() -> None:
     parser.add_argument("--norfair-python", default="/tmp/venv-norfair/bin/python")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dwell-dets"))
     parser.add_argument("--no-yolox", action="store_true", help="ground-truth boxes only")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only time dwell's tracker on 5 synthetic walkers")
     args = parser.parse_args()
+    print_speed()
+    if args.speed_only:
+        return
 
     grace_frames = round(TrackerConfig().occlusion_grace_s * FPS)
     peers = [
@@ -224,6 +229,26 @@ def main() -> None:
                 if result is not None:
                     rows.append(score(seq, dets_name, label, gt, *result))
     print_table(rows)
+
+
+def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
+    """µs per update with ``people`` walkers detected every frame, and once a second (None
+    between, as when the motion gate lets the detector sleep), best of ``repeat`` runs."""
+    from edge.types import Detections
+
+    rng = np.random.default_rng(0)
+    boxes = [np.array([[50 + 100 * i + 0.5 * k, 100, 60, 180] for i in range(people)])
+             + rng.normal(0, 1, (people, 4)) for k in range(frames)]
+    dets = [Detections.from_xywh(b, np.full(people, 0.9)) for b in boxes]
+    for label, every in (("detected every frame", 1), ("detected once a second", 10)):
+        best = float("inf")
+        for _ in range(repeat):
+            tracker = IouTracker(TrackerConfig(), frame_size=(1280, 720))
+            t0 = time.perf_counter()
+            for k, d in enumerate(dets):
+                tracker.update(d if k % every == 0 else None, k * 0.1)
+            best = min(best, (time.perf_counter() - t0) / frames * 1e6)
+        print(f"# dwell IouTracker, {people} people {label} (10 fps): {best:.0f} µs per frame")
 
 
 def print_table(rows: list[Row]) -> None:
