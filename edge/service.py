@@ -270,10 +270,10 @@ class Service:
 
     def run(self, install_signals: bool = True) -> int:
         """Run until SIGTERM/SIGINT (or the file ends); 0 on a clean stop, 1 on a crash."""
+        if install_signals:  # first: a stop while a stream is still opening is clean too
+            self._install_signals()
         self.source = self._open_first()
         self.box = FrameBox(drop=not self._is_file())
-        if install_signals:
-            self._install_signals()
         capture = threading.Thread(target=self._capture, name="capture", daemon=True)
         processing = threading.Thread(target=self._processing, name="processing", daemon=True)
         capture.start()
