@@ -293,3 +293,36 @@ def test_tud_stadtmitte_ground_truth_as_detections() -> None:
     assert visits.split_people == 0, visits
     assert scores.id_switches <= 2, scores
     assert scores.idf1 >= 0.9, scores
+
+
+def test_doubtful_box_of_the_person_beats_a_confident_passer_by() -> None:
+    """A weak box overlapping someone well is theirs, not a strong one overlapping a little."""
+    tracker = IouTracker(TrackerConfig(new_track_score=0.55))
+    own = [100, 100, 40, 130]
+    for t in (0.0, 0.04, 0.08):
+        tracker.update(make_detections([own]), t)
+    passer_by = [115, 90, 40, 200]  # IoU ~0.35 with the person, and confident
+    out = tracker.update(make_detections([passer_by, own], score=[0.75, 0.45]), 0.12)
+    assert list(out.ids) == [1] and out.matched[0]
+    assert out.xyxy[0].tolist() == pytest.approx([100, 100, 140, 230])
+
+
+@pytest.mark.parametrize(("height", "taken"), [(140.0, True), (190.0, False)])
+def test_a_box_of_another_height_is_not_the_person(height: float, taken: bool) -> None:
+    """In a crowd the detector merges two people into one tall box: not the small person's."""
+    tracker = IouTracker(TrackerConfig())
+    for t in (0.0, 0.04, 0.08):
+        tracker.update(make_detections([[100, 100, 40, 130]]), t)
+    out = tracker.update(make_detections([[98, 100, 44, height]]), 0.12)
+    assert bool(out.matched[0]) is taken
+
+
+def test_one_wild_box_cannot_fling_the_prediction_away() -> None:
+    """Velocity is capped at 2 box heights a second, so the prediction stays near."""
+    tracker = IouTracker(TrackerConfig(velocity_damping_s=1.0))
+    tracker.update(make_detections([[100, 100, 100, 130]]), 0.0)
+    tracker.update(make_detections([[130, 100, 100, 130]]), 0.04)  # 750 px/s on paper
+    out = tracker.update(Detections.empty(), 1.04)  # a second unseen
+    moved = (out.xyxy[0, 0] + out.xyxy[0, 2]) / 2 - 180
+    travel = 1.0 - math.exp(-1.0)  # seconds of motion the fading velocity allows
+    assert 0 < moved <= 2 * 130 * travel + 1
