@@ -19,7 +19,8 @@ from tests.conftest import shared_file
 Path2D = Callable[[float], tuple[float, float] | None]  # t -> box centre, None = not detected
 
 
-def make_detections(xywh: list[list[float]], score: list[float] | None = None,
+def make_detections(xywh: list[list[float]] | list[list[int]],
+                    score: list[float] | None = None,
                     yaw: list[float] | None = None) -> Detections:
     """Detections from [x, y, w, h] boxes; score 0.9 unless given."""
     n = len(xywh)
@@ -298,10 +299,10 @@ def test_tud_stadtmitte_ground_truth_as_detections() -> None:
 def test_doubtful_box_of_the_person_beats_a_confident_passer_by() -> None:
     """A weak box overlapping someone well is theirs, not a strong one overlapping a little."""
     tracker = IouTracker(TrackerConfig(new_track_score=0.55))
-    own = [100, 100, 40, 130]
+    own = [100.0, 100.0, 40.0, 130.0]
     for t in (0.0, 0.04, 0.08):
         tracker.update(make_detections([own]), t)
-    passer_by = [115, 90, 40, 200]  # IoU ~0.35 with the person, and confident
+    passer_by = [115.0, 90.0, 40.0, 200.0]  # IoU ~0.35 with the person, and confident
     out = tracker.update(make_detections([passer_by, own], score=[0.75, 0.45]), 0.12)
     assert list(out.ids) == [1] and out.matched[0]
     assert out.xyxy[0].tolist() == pytest.approx([100, 100, 140, 230])
