@@ -302,7 +302,7 @@ def test_doubtful_box_of_the_person_beats_a_confident_passer_by() -> None:
     own = [100.0, 100.0, 40.0, 130.0]
     for t in (0.0, 0.04, 0.08):
         tracker.update(make_detections([own]), t)
-    passer_by = [115.0, 90.0, 40.0, 200.0]  # IoU ~0.35 with the person, and confident
+    passer_by = [118.0, 95.0, 40.0, 150.0]  # IoU 0.34 with the person, and confident
     out = tracker.update(make_detections([passer_by, own], score=[0.75, 0.45]), 0.12)
     assert list(out.ids) == [1] and out.matched[0]
     assert out.xyxy[0].tolist() == pytest.approx([100, 100, 140, 230])
