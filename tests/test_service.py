@@ -17,7 +17,8 @@ import pytest
 
 from edge.config import Settings
 from edge.events import Acknowledged, Ping, VisitEnded, VisitStarted
-from edge.service import Core, DayStats, FrameBox, Service
+from edge.service import FrameBox, Service
+from edge.service_core import Core, DayStats
 from edge.sources import SourceStats
 from edge.status import StatsSnapshot, StatusSnapshot
 from edge.synthetic import DEMO_SETTINGS, SIZE, generate

@@ -251,7 +251,7 @@ def _demo(args: argparse.Namespace, tmp: Path, host: str, port: int, what: str) 
     import os
 
     from edge.mqtt_client import Topics
-    from edge.service import Core, mqtt_publisher
+    from edge.service_core import Core, mqtt_publisher
     from edge.synthetic import DEMO_SETTINGS, SIZE, generate
 
     overrides: dict[str, Any] = {
