@@ -104,6 +104,7 @@ class Service:
         self.box: FrameBox | None = None
         self.perception: Any = None
         self._size: tuple[int, int] | None = None
+        self._processed = 0
         self.detector = detector if detector is not None else _load_detector(settings)
         self.core = Core(settings, publisher_factory)
         self._frames_at: deque[float] = deque(maxlen=64)  # processing times, for fps
@@ -262,7 +263,11 @@ class Service:
                 self._tick()
             self.core.drain_acks()
             self.core.finish()
-            log.info("processing ended after %.1f s of input", self.core.last_t)
+            dropped = self.box.dropped + int(getattr(getattr(self.source, "stats", None),
+                                                     "dropped", 0) or 0)
+            log.info("processing ended after %.1f s of input; %d frames processed, %d dropped "
+                     "(live frames it had no time for)", self.core.last_t,
+                     self._processed, dropped)
         except Exception as exc:
             log.exception("processing failed")
             self.failed = exc
@@ -278,6 +283,7 @@ class Service:
         now = time.monotonic()
         self._last_frame = now
         self._frames_at.append(now)
+        self._processed += 1
 
     def _start_perception(self, size: tuple[int, int]) -> None:
         from edge.perception import Perception
