@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -248,8 +249,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace, tmp: Path, host: str, port: int, what: str) -> int:
-    import os
-
     from edge.mqtt_client import Topics
     from edge.service_core import Core, mqtt_publisher
     from edge.synthetic import DEMO_SETTINGS, SIZE, generate
