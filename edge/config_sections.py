@@ -111,12 +111,12 @@ class TrackerConfig(Section):
         "doubtful detections; lower picks newcomers up sooner in poor light.",
     )
     reacquire_distance: float = Field(
-        0.75, ge=0, le=5,
+        0.5, ge=0, le=5,
         description="How far (in box heights) from their path an unseen person may reappear "
         "and keep their visit when the boxes no longer overlap (the path runs from where they "
-        "were last seen to where their last speed would have taken them; the allowance grows "
-        "to this over their first second unseen). Larger keeps visits across longer occlusions; "
-        "it may hand one person's visit to another who appears nearby.",
+        "were last seen to where their last speed would have taken them). Larger keeps visits "
+        "across longer occlusions and turns; it may hand one person's visit to another who "
+        "appears nearby.",
     )
     velocity_damping_s: float = Field(
         1.0, gt=0, le=30,

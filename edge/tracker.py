@@ -13,7 +13,7 @@ distance on, not across the shop). Each frame is matched in two stages, all on a
 2. confident detections left over against people still unmatched, by centre distance in box
    heights to the stretch between where the person was last seen and where their last
    velocity would have taken them (re-acquires someone who stopped, or walked on, while
-   hidden); the allowance grows to ``reacquire_distance`` over their first second unseen.
+   hidden), up to ``reacquire_distance``.
 
 When the frame size is known, a person who walks out of the picture ends at once, so the next
 one entering at that edge does not inherit their visit.
@@ -43,8 +43,6 @@ _LOW_SCORE_MIN_IOU = 0.4
 _LOW_SCORE_GAP_S = 0.5
 # Fastest believable walking speed, in box heights per second (1.4 m/s is ~0.8).
 _MAX_SPEED = 2.0
-# Unseen this long, a person may reappear the full reacquire_distance from their path.
-_REACQUIRE_RAMP_S = 1.0
 # Height ratio beyond which a box is a different person (or two merged), not the same one
 # seen nearer or further away, or with their legs hidden.
 _MAX_HEIGHT_RATIO = 1.4
@@ -209,11 +207,7 @@ class IouTracker:
         if len(free_t) and len(free_d) and cfg.reacquire_distance > 0:
             dist = self._reacquire_distance(free_t, pred[free_t], _cxcywh(det_box[free_d]),
                                             unseen[free_t])
-            # how far someone can have gone grows with the time unseen: a short gap leaves
-            # no room to take over a newcomer who appears beside them
-            ramp = np.minimum(np.maximum(unseen[free_t] / _REACQUIRE_RAMP_S, 0.25), 1.0)
-            gate = cfg.reacquire_distance * ramp
-            r, c = greedy_match(gate[:, None] - dist, 0.0)
+            r, c = greedy_match(-dist, -cfg.reacquire_distance)
             det_of_trk[free_t[r]] = free_d[c]
         return det_of_trk
 
