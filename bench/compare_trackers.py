@@ -192,6 +192,10 @@ def main() -> None:
     parser.add_argument("--no-yolox", action="store_true", help="ground-truth boxes only")
     parser.add_argument("--speed-only", action="store_true",
                         help="only time dwell's tracker on 5 synthetic walkers")
+    parser.add_argument("--crosscheck", action="store_true",
+                        help="also score dwell's tracks with motmetrics 1.4 (in the norfair "
+                        "venv: pip install motmetrics==1.4.0 'pandas<2.3' 'numpy<2') and "
+                        "print both, to check edge/metrics.py")
     args = parser.parse_args()
     print_speed()
     if args.speed_only:
@@ -224,11 +228,32 @@ def main() -> None:
         for dets_name, runs in sets:
             outs, us = run_ours(runs, TrackerConfig())
             rows.append(score(seq, dets_name, "dwell IouTracker", gt, outs, us))
+            if args.crosscheck:
+                crosscheck(args.norfair_python, f"{seq} {dets_name}", gt, len(gt_frames), outs)
             for kind, python, label, params in peers:
                 result = run_peer(python, kind, runs, params)
                 if result is not None:
                     rows.append(score(seq, dets_name, label, gt, *result))
     print_table(rows)
+
+
+def crosscheck(python: str, label: str, gt: dict, n_frames: int, outs: list[Frames]) -> None:
+    """Print edge.metrics' IDF1 / ID switches next to motmetrics' on the same tracks."""
+    gt_rows = [[[int(i), *b] for i, b in zip(*(x.tolist() for x in gt.get(k, ([], []))),
+                                              strict=True)] for k in range(1, n_frames + 1)]
+    job = json.dumps({"tracker": "motmetrics", "gt": gt_rows, "runs": outs})
+    proc = subprocess.run([python, str(REPO / "bench" / "peer_trackers.py")], input=job,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        print(f"# crosscheck {label}: motmetrics failed: {proc.stderr.strip()[-200:]}")
+        return
+    theirs = json.loads(proc.stdout)
+    for k, out in enumerate(outs):
+        pred = {f + 1: ([r[0] for r in rows], [r[1:] for r in rows]) for f, rows in enumerate(out)}
+        ours = idf1_and_switches(gt, pred)
+        print(f"# crosscheck {label} run {k}: IDF1 ours {ours.idf1:.4f} motmetrics "
+              f"{theirs['idf1'][k]:.4f}; ID switches ours {ours.id_switches} motmetrics "
+              f"{theirs['switches'][k]:.0f}")
 
 
 def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:

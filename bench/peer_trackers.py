@@ -57,8 +57,35 @@ def run_norfair(frames: list[list[list[float]]], fps: float,
     return out, spent / max(len(frames), 1) * 1e6
 
 
+def motmetrics_scores(job: dict[str, Any]) -> dict[str, list[float]]:
+    """IDF1 and ID switches by motmetrics 1.4 (needs numpy < 2) for a cross-check of ours.
+
+    job: {"gt": [[[id, x1, y1, x2, y2], ...] per frame], "runs": [same for predictions, ...]}.
+    """
+    import motmetrics as mm
+
+    def xywh(rows: list[list[float]]) -> np.ndarray:
+        a = np.asarray(rows, float).reshape(-1, 5)[:, 1:]
+        a[:, 2:] -= a[:, :2]
+        return a
+
+    idf1, switches = [], []
+    for pred in job["runs"]:
+        acc = mm.MOTAccumulator(auto_id=True)
+        for g, p in zip(job["gt"], pred, strict=True):
+            dist = mm.distances.iou_matrix(xywh(g), xywh(p), max_iou=0.5)
+            acc.update([r[0] for r in g], [r[0] for r in p], dist)
+        summary = mm.metrics.create().compute(acc, metrics=["idf1", "num_switches"])
+        idf1.append(float(summary["idf1"].iloc[0]))
+        switches.append(float(summary["num_switches"].iloc[0]))
+    return {"idf1": idf1, "switches": switches}
+
+
 def main() -> None:
     job = json.load(sys.stdin)
+    if job["tracker"] == "motmetrics":
+        json.dump(motmetrics_scores(job), sys.stdout)
+        return
     run = {"bytetrack": run_bytetrack, "norfair": run_norfair}[job["tracker"]]
     runs, spent = [], []
     for frames in job["runs"]:  # one fresh tracker per run

@@ -146,13 +146,15 @@ def idf1_and_switches(gt: IdFrames, pred: IdFrames, iou: float = 0.5) -> IdScore
         rows, cols = np.nonzero(ok)
         np.add.at(shared, ([g_index[int(i)] for i in gi[rows]],
                            [p_index[int(i)] for i in pi[cols]]), 1)
-        # CLEAR MOT: keep last frame's correspondences where they still hold, then the best
+        # CLEAR MOT (as motmetrics does it): first keep each person's last correspondence
+        # where it still holds, in ground-truth order, then pair the rest optimally
         weight = np.where(ok, overlap, 0.0)
         for r, g in enumerate(gi):
             prev = last_match.get(int(g))
-            hit = np.flatnonzero(pi == prev) if prev is not None else np.zeros(0, np.intp)
-            if len(hit) and ok[r, hit[0]]:
-                weight[r, hit[0]] += 10.0  # outranks any fresh pairing
+            hit = (pi == prev).nonzero()[0] if prev is not None else np.zeros(0, np.intp)
+            if len(hit) and weight[r, hit[0]] > 0:
+                weight[r, :] = 0.0  # this person and that id are taken
+                weight[:, hit[0]] = 0.0
         r_idx, c_idx = assign_max(weight)
         for r, c in zip(r_idx, c_idx, strict=True):
             g, p = int(gi[r]), int(pi[c])
