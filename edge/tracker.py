@@ -54,6 +54,9 @@ _VELOCITY_SMOOTHING_S = 0.3
 _POSITION_GAIN = 0.7
 # A box this close to the picture's edge (fraction of its size) is cut off by it.
 _EDGE_MARGIN = 0.01
+# Speed towards an edge, in box heights per second, that counts as walking out (a slow walk is
+# ~0.5); below it the person is standing there, swaying, and a miss is just a miss.
+_EXIT_SPEED = 0.25
 
 
 def iou_matrix(a: F64, b: F64) -> F64:
@@ -308,16 +311,17 @@ class IouTracker:
 
     def _left_picture(self, pred_xyxy: F64, s: F64) -> npt.NDArray[np.bool_]:
         """People walking out of the picture: their predicted box is mostly outside, or their
-        last box touched an edge (so it was cut off there) while they moved towards it."""
+        last box touched an edge (so it was cut off there) while they walked towards it."""
         assert self._size is not None
         inside = np.minimum(pred_xyxy[:, 2:], self._size) - np.maximum(pred_xyxy[:, :2], 0.0)
         np.maximum(inside, 0.0, out=inside)
         side = pred_xyxy[:, 2:] - pred_xyxy[:, :2]
         outside = inside[:, 0] * inside[:, 1] < 0.5 * side[:, 0] * side[:, 1]
         margin = _EDGE_MARGIN * self._size
+        walking = _EXIT_SPEED * s[:, 3:4]
         vel = s[:, 4:6]
-        towards_edge = (((s[:, 8:10] <= margin) & (vel < 0))
-                        | ((s[:, 10:12] >= self._size - margin) & (vel > 0)))
+        towards_edge = (((s[:, 8:10] <= margin) & (vel < -walking))
+                        | ((s[:, 10:12] >= self._size - margin) & (vel > walking)))
         return outside | towards_edge[:, 0] | towards_edge[:, 1]
 
     def _start(self, det_box: F64, score: npt.NDArray[np.float32],

@@ -264,6 +264,16 @@ def test_walking_out_of_the_picture_ends_the_visit_at_once() -> None:
     assert run.ids_of[0] != run.ids_of[1]
 
 
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("x", [20.0, 620.0])
+def test_standing_at_the_edge_through_misses_keeps_one_id(x: float, seed: int) -> None:
+    """Someone standing cut off by the picture's edge (a shelf there, the counter) sways a
+    little; a detector miss must not end their visit as if they had walked out."""
+    sways = Person(lambda t: None if (t % 1.0) < 0.12 else (x + 3 * math.sin(3 * t), 240.0))
+    run = run_scene([sways], 8.0, jitter=3.0, seed=seed, frame_size=(640, 480))
+    assert len(run.ids_of[0]) == 1
+
+
 def test_iou_matrix_and_greedy_match() -> None:
     a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float64)
     b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [100, 100, 110, 110]], np.float64)
