@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,29 @@ def test_key_presses_on_a_terminal_acknowledge(mosquitto: Mosquitto, tmp_path: P
         os.close(slave)
         pub.close()
     assert acks == [("k1", "dismiss", "ben")]
+
+
+def test_replay_publish_reaches_the_watch(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """`dwell replay --publish` sends the pings of a recording as `run` would: the watch gets
+    each one (same ids as replay --out writes), paced by --speed."""
+    repo = Path(__file__).resolve().parent.parent
+    golden = [json.loads(line) for line in (repo / "tests/data/golden_events.jsonl")
+              .read_text().splitlines()]
+    expected = [(e["id"], e["reason"]) for e in golden if e["type"] == "ping"]
+    watch = start_watch(mosquitto.port, tmp_path, "--count", str(len(expected)), "--json",
+                        "--client-id", "w5-watch", "--timeout", "30", prefix="w5")
+    env = {**os.environ, "DWELL_MQTT__PORT": str(mosquitto.port),
+           "DWELL_MQTT__TOPIC_PREFIX": "w5", "DWELL_STATE_DIR": str(tmp_path / "state")}
+    started = time.monotonic()
+    replay = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "--config", str(repo / "tests/data/golden.toml"),
+         "replay", str(repo / "tests/data/golden_trace.jsonl"), "--publish", "--speed", "40"],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+    took = time.monotonic() - started
+    code, shown, err = finish(watch)
+    assert replay.returncode == 0, replay.stderr
+    assert f"published {len(expected)} ping(s)" in replay.stdout
+    assert f"{len(expected)} confirmed" in replay.stdout
+    assert code == 0, err
+    assert [(p["id"], p["reason"]) for p in shown] == expected
+    assert took >= 75.0 / 40  # paced: the 75 s trace at 40 x takes at least 1.9 s

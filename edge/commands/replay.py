@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="print why each candidate ping was held back")
     parser.add_argument("--speed", type=positive, metavar="X",
                         help="pace the replay at X times real time (default: as fast as possible)")
+    parser.add_argument("--publish", action="store_true",
+                        help="send each ping to the configured MQTT broker as `run` would "
+                        "(docs/delivery.md; pace with --speed)")
     parser.add_argument("--plot", type=Path, metavar="FILE.png",
                         help="timeline of visits with pings, and a dwell histogram "
                         "(needs matplotlib: pip install 'dwell-sensor[plot]')")
@@ -99,9 +102,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"{ev.t:9.1f} s  visitor {ev.visitor:<4d} {ev.reason:<15s} PING"
                   f"{' (escalation)' if ev.escalation else ''} after {ev.dwell_s:.0f} s")
 
+    from edge.mqtt_client import MqttError
+    from edge.publisher import replay_publisher
+
+    try:
+        publisher = replay_publisher(settings) if args.publish else None
+    except (MqttError, OSError) as exc:
+        print(f"dwell replay: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         summary = replay(args.input, settings, out=args.out, fps=args.fps, size=args.size,
-                         start=args.start, speed=args.speed, on_event=on_event)
+                         start=args.start, speed=args.speed, on_event=on_event,
+                         on_ping=publisher.publish if publisher is not None else None)
     except InputError as exc:
         print(f"dwell replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -111,7 +123,12 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, OSError, RuntimeError) as exc:  # a video needs the detector model
         print(f"dwell replay: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        if publisher is not None:
+            publisher.close(drain_s=10.0)  # every ping confirmed by the broker, or said why
     print(summary.format())
+    if publisher is not None:
+        print(publisher.report())
     if args.out is not None:
         print(f"events: {args.out}")
     if args.plot is not None:
