@@ -193,6 +193,9 @@ install_unit() {
         run systemd-analyze verify "$UNIT"
     fi
     run systemctl daemon-reload
+    # No real-time clock on a Pi: let time-sync.target wait for NTP before dwell starts.
+    run systemctl enable systemd-time-wait-sync.service \
+        || note "systemd-time-wait-sync is not available: pings before NTP sync carry a wrong time"
     run systemctl enable dwell.service
     run systemctl restart dwell.service
     did "installed, enabled and (re)started dwell.service"
