@@ -146,7 +146,7 @@ def test_sensor_and_watch_users_work_end_to_end(broker: Mosquitto, tmp_path: Pat
 def test_central_bridge_forwards_pings_out_and_acks_in(broker_factory: Any) -> None:
     central = broker_factory()
     lines = []
-    for line in (DEPLOY / "bridge-central.conf").read_text().splitlines():
+    for line in (DEPLOY / "bridge-central-with-acks.conf").read_text().splitlines():
         if line.startswith(("bridge_cafile", "remote_username", "remote_password")):
             continue  # the test's central broker is local, anonymous, without TLS
         if line.startswith("address"):
