@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -58,3 +59,14 @@ def model_file(name: str) -> Path:
         if (folder / name).exists():
             return folder / name
     pytest.skip(f"model {name} not found in $DWELL_MODELS_DIR or ../shared/models")
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """A real unix datagram socket standing in for systemd's NOTIFY_SOCKET: (socket, path)."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    yield sock, path
+    sock.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,9 @@ import pytest
 from edge.systemd import Notifier
 
 
-@pytest.fixture
-def fs_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(2)
-    yield sock, path
-    sock.close()
-
-
-def test_ready_status_stopping_reach_a_filesystem_socket(fs_socket: tuple[socket.socket, str]
+def test_ready_status_stopping_reach_a_filesystem_socket(notify_socket: tuple[socket.socket, str]
                                                         ) -> None:
-    sock, path = fs_socket
+    sock, path = notify_socket
     n = Notifier({"NOTIFY_SOCKET": path})
     assert n.enabled
     assert n.ready("watching 1 camera")
@@ -49,8 +38,8 @@ def test_abstract_socket_with_at_sign() -> None:
         sock.close()
 
 
-def test_watchdog_pings_at_half_the_interval(fs_socket: tuple[socket.socket, str]) -> None:
-    sock, path = fs_socket
+def test_watchdog_pings_at_half_the_interval(notify_socket: tuple[socket.socket, str]) -> None:
+    sock, path = notify_socket
     now = [100.0]
     n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000",
                   "WATCHDOG_PID": str(os.getpid())}, clock=lambda: now[0])
@@ -74,8 +63,8 @@ def test_no_socket_is_a_quiet_no_op(env: dict[str, str]) -> None:
     assert not n.watchdog()
 
 
-def test_watchdog_for_another_pid_is_ignored(fs_socket: tuple[socket.socket, str]) -> None:
-    _, path = fs_socket
+def test_watchdog_for_another_pid_is_ignored(notify_socket: tuple[socket.socket, str]) -> None:
+    _, path = notify_socket
     n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"})
     assert n.watchdog_interval_s is None
     assert not n.watchdog()
