@@ -30,7 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.config import Settings
-from edge.config_sections import MqttConfig
+from edge.config_mqtt import MqttConfig
 from edge.events import Ping
 from edge.publisher import MqttPublisher
 from tests.broker import Mosquitto

@@ -24,13 +24,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edge.config_mqtt import MqttConfig, NtfyConfig
 from edge.config_sections import (
     BehaviourConfig,
     DetectorConfig,
     LogConfig,
     MotionConfig,
-    MqttConfig,
-    NtfyConfig,
     PolicyConfig,
     SourceConfig,
     TrackerConfig,

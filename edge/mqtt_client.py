@@ -19,7 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.config_sections import MqttConfig
+from edge.config_mqtt import MqttConfig
 
 
 class MqttError(Exception):

@@ -17,7 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import Settings
-from edge.config_sections import MqttConfig
+from edge.config_mqtt import MqttConfig
 from edge.events import Ping
 
 

@@ -133,7 +133,7 @@ def test_refusals_and_bad_button_requests_in_process(mosquitto: Mosquitto,
                                                      tmp_path: Path) -> None:
     from edge.bridges.ntfy import NtfyBridge
     from edge.config import Settings
-    from edge.config_sections import MqttConfig, NtfyConfig
+    from edge.config_mqtt import MqttConfig, NtfyConfig
 
     refusing = FakeNtfy(status=403)
     settings = Settings(state_dir=tmp_path, mqtt=MqttConfig(port=mosquitto.port,
