@@ -19,16 +19,17 @@ TITLE_MAX = 24
 MESSAGE_MAX = 64
 ZONE_SHOWN_MAX = 16  # a long zone name is cut so the message still fits the face
 
-# title, message ({minutes}, {zone} filled in); "repeat" titles mark an escalation
+# title, message ({inside}: time in the shop, {at_zone} filled in);
+# "repeat" titles mark an escalation
 _TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     "en": {
-        "linger": ("Visitor lingering", "Waiting {minutes} min{at_zone}"),
+        "linger": ("Visitor lingering", "In the shop {inside}{at_zone}"),
         "looking_around": ("Visitor looking around", "Seems to look for help{at_zone}"),
         "help_point": ("Help point", "Visitor waiting{at_zone}"),
         "repeat": ("Still waiting", "No one answered the last ping"),
     },
     "de": {
-        "linger": ("Kunde verweilt", "Wartet seit {minutes} Min.{at_zone}"),
+        "linger": ("Kunde verweilt", "Seit {inside} im Laden{at_zone}"),
         "looking_around": ("Kunde sucht Hilfe", "Schaut sich suchend um{at_zone}"),
         "help_point": ("Beratungspunkt", "Kunde wartet{at_zone}"),
         "repeat": ("Wartet noch", "Niemand hat geantwortet"),
@@ -53,11 +54,18 @@ def ping_text(reason: str, dwell_s: float, zone: str | None, language: Language,
     if zone:
         shown = zone if len(zone) <= ZONE_SHOWN_MAX else zone[: ZONE_SHOWN_MAX - 1] + "…"
         at_zone = _AT[language].format(zone=shown)
-    minutes = max(1, round(dwell_s / 60))
-    message = template.format(minutes=minutes, at_zone=at_zone)
+    message = template.format(inside=_inside(dwell_s, language), at_zone=at_zone)
     if escalation:
         title = texts["repeat"][0]
     return PingText(_cut(title, TITLE_MAX), _cut(message, MESSAGE_MAX))
+
+
+def _inside(dwell_s: float, language: Language) -> str:
+    """'40 s' under a minute (rounding 20 s up to '1 min' would tell the assistant a
+    visitor waited three times longer than they did), else whole minutes."""
+    if dwell_s < 60:
+        return f"{max(0, int(dwell_s))} s"
+    return f"{round(dwell_s / 60)} {'Min.' if language == 'de' else 'min'}"
 
 
 def _cut(text: str, limit: int) -> str:

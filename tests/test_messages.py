@@ -30,9 +30,10 @@ def test_texts_fit_a_watch_face(language: str, reason: str, zone: str | None,
 
 
 @pytest.mark.parametrize(("language", "reason", "dwell", "zone", "title", "message"), [
-    ("en", "linger", 130.0, "shoes", "Visitor lingering", "Waiting 2 min at shoes"),
+    ("en", "linger", 130.0, "shoes", "Visitor lingering", "In the shop 2 min at shoes"),
     ("en", "help_point", 20.0, None, "Help point", "Visitor waiting"),
-    ("de", "linger", 20.0, None, "Kunde verweilt", "Wartet seit 1 Min."),
+    ("de", "linger", 20.0, None, "Kunde verweilt", "Seit 20 s im Laden"),
+    ("de", "linger", 600.0, None, "Kunde verweilt", "Seit 10 Min. im Laden"),
     ("de", "looking_around", 95.0, "Kasse", "Kunde sucht Hilfe",
      "Schaut sich suchend um bei Kasse"),
 ])
