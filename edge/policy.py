@@ -13,7 +13,8 @@ it (a ``held`` event with that rule as ``reason``):
 - space_window: the visit is younger than ``space_window_s`` (the help point is exempt); a
   visitor who lingered during the window — or while the shop was closed — is re-checked when
   it ends (or the shop opens) and pinged if still lingering;
-- cooldown: pinged less than ``visitor_cooldown_s`` ago;
+- cooldown: pinged less than ``visitor_cooldown_s`` ago; a visitor still lingering when it
+  runs out (and not acknowledged) is pinged again — nobody is ignored;
 - rate_limit: the store already had ``max_pings_per_minute`` in the last 60 s. The candidate
   waits in an ordered queue and later goes out, or is dropped as ``stale`` after ``stale_s``,
   as ``departed`` when the visitor left, or held by whichever rule applies by then.
@@ -120,6 +121,7 @@ class Policy:
         self.start_wall = start_wall
         self.last_ping: dict[int, float] = {}
         self.acked: set[int] = set()
+        # visitor -> when a held (or answered-by-a-ping) linger is due to be re-checked
         self.pending_linger: dict[int, float] = {}
         self.queue: OrderedDict[int, tuple[PingReason, float]] = OrderedDict()
         self.sent_times: deque[float] = deque()
@@ -175,8 +177,9 @@ class Policy:
         why = self._blocked(vid, v, reason, world, t)
         if why is not None:
             rule, detail = why
-            if rule in ("space_window", "closed") and reason == "linger":
-                self.pending_linger[vid] = t
+            due = self._linger_recheck_at(vid, v, rule, t)
+            if due is not None and reason == "linger":
+                self.pending_linger[vid] = due
                 detail += "; re-checked when it ends"
             self._hold(out, t, vid, reason, rule, detail)
         elif not self._capacity(t):
@@ -211,17 +214,27 @@ class Policy:
         return None
 
     def _due_lingers(self, world: World, t: float, out: list[Event]) -> None:
-        """Who lingered inside the space window (or while closed) is pinged as it ends (or the
-        shop opens), if still lingering."""
+        """Who lingered inside the space window, while closed or within the cooldown is pinged
+        as it ends (or the shop opens), if still lingering."""
         closed = self._closed(t) if self.pending_linger else False
         for vid in list(self.pending_linger):
             v = world.visitors.get(vid)
             if v is None:
                 del self.pending_linger[vid]
-            elif t - v.first_t >= self.cfg.space_window_s and not closed:
+            elif t >= self.pending_linger[vid] and not closed:
                 del self.pending_linger[vid]
                 if v.lingering:
                     self._candidate(vid, "linger", world, t, out)
+
+    def _linger_recheck_at(self, vid: int, v: VisitorView, rule: str, t: float) -> float | None:
+        """When a linger held by ``rule`` is worth checking again (None: never this visit)."""
+        if rule == "space_window":
+            return v.first_t + self.cfg.space_window_s
+        if rule == "cooldown":
+            return self.last_ping[vid] + self.cfg.visitor_cooldown_s
+        if rule == "closed":
+            return t  # every step until the shop opens
+        return None
 
     def _drain_queue(self, world: World, t: float, out: list[Event]) -> None:
         for vid, (reason, queued_t) in list(self.queue.items()):
@@ -297,6 +310,9 @@ class Policy:
         self.sent_times.append(t)
         self.sent[ping.id] = _Sent(ping, (vid, *party), escalated=escalation)
         self.pings_by_reason["escalation" if escalation else reason] += 1
+        if reason == "linger":
+            # behaviour says "lingering" once per spot: re-check when the cooldown runs out
+            self.pending_linger[vid] = t + self.cfg.visitor_cooldown_s
         out.append(ping)
 
     def _hold(self, out: list[Event], t: float, vid: int, reason: PingReason, rule: str,

@@ -234,7 +234,17 @@ def test_cooldown_holds_a_second_linger() -> None:
     assert cool.t == pytest.approx(133.0, abs=TOL)
     events = run_scenario([second], 205.0,
                           settings_with(policy={"visitor_cooldown_s": 30}))
-    assert [p.t for p in pings(events)] == pytest.approx([90.0, 133.0], abs=TOL)
+    # still lingering there: reminded each time the 30 s cooldown runs out
+    assert [p.t for p in pings(events)] == pytest.approx([90.0, 133.0, 163.0, 193.0], abs=TOL)
+
+
+def test_still_lingering_after_the_cooldown_is_pinged_again_until_acknowledged() -> None:
+    cfg = settings_with(policy={"visitor_cooldown_s": 120})
+    person = standing(0.0, 400.0, 320, 400)
+    events = run_scenario([person], 405.0, cfg)
+    assert [p.t for p in pings(events)] == pytest.approx([90.0, 210.0, 330.0], abs=TOL)
+    events = run_scenario([person], 405.0, cfg, acks=[(100.0, "latest")])
+    assert [p.t for p in pings(events)] == pytest.approx([90.0], abs=TOL)
 
 
 def test_acknowledged_visitor_gets_no_further_pings() -> None:
