@@ -2,7 +2,7 @@
 
 argparse (stdlib) rather than typer: no extra dependency on the Pi, and subcommands
 register themselves from their own modules without decorators reaching across files.
-Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration, 3 not built yet.
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 from edge.config import ConfigError, Settings, load_settings
 from edge.logs import setup_logging
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_BUILT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class CommandError(Exception):
@@ -30,13 +30,3 @@ def load(args: argparse.Namespace, **overrides: Any) -> Settings:
     level = getattr(args, "log_level", None) or settings.log.level
     setup_logging(level, settings.log.json_logs)
     return settings
-
-
-def not_built(capability: str, issue: str) -> Any:
-    """A subcommand whose capability has not landed: say so, exit 3, never fake a result."""
-
-    def run(args: argparse.Namespace) -> int:
-        print(f"dwell {args.command}: {capability} is not built yet ({issue}).", file=sys.stderr)
-        return EXIT_NOT_BUILT
-
-    return run
