@@ -15,7 +15,7 @@ of detections:
 Every tracker sees the same detections; scores are over the people matched to a detection in
 each frame (coasting predictions excluded, for every tracker alike):
 
-- IDF1 and ID switches (edge.metrics, our own code: motmetrics 1.4 breaks on numpy 2);
+- IDF1 and ID switches (edge.offline.metrics, our own code: motmetrics 1.4 breaks on numpy 2);
 - visits/person: ids lasting >= 1 s per ground-truth person lasting >= 1 s (1.00 is ideal;
   more means visits were split, each split restarting someone's dwell clock), and how many
   people were split;
@@ -49,10 +49,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.config_sections import TrackerConfig  # noqa: E402
-from edge.metrics import idf1_and_switches, visits_per_person  # noqa: E402
-from edge.mot import read_mot_detections, read_mot_ground_truth  # noqa: E402
-from edge.tracker import IouTracker  # noqa: E402
+from edge.behaviour.tracker import IouTracker  # noqa: E402
+from edge.config.sections import TrackerConfig  # noqa: E402
+from edge.offline.metrics import idf1_and_switches, visits_per_person  # noqa: E402
+from edge.offline.mot import read_mot_detections, read_mot_ground_truth  # noqa: E402
 
 SEQUENCES = ("TUD-Stadtmitte", "TUD-Campus")
 FPS, SIZE = 25.0, (640, 480)
@@ -86,9 +86,9 @@ def yolox_detections(video: Path, cache: Path) -> Path:
     out = cache / f"{video.stem}-yolox416.txt"
     if out.exists():
         return out
-    from edge.config_sections import SourceConfig
-    from edge.detector import YoloxDetector
-    from edge.sources import open_source
+    from edge.config.sections import SourceConfig
+    from edge.perception.detector import YoloxDetector
+    from edge.perception.sources import open_source
 
     model = Path(os.environ.get("DWELL_MODELS_DIR", shared_dir() / "models")) / "yolox_nano.onnx"
     if not model.exists():
@@ -139,7 +139,7 @@ def degrade(gt: dict, n_frames: int, seed: int) -> Frames:
 
 
 def run_ours(runs: list[Frames], cfg: TrackerConfig) -> tuple[list[Frames], float]:
-    from edge.types import Detections
+    from edge.vocabulary.types import Detections
 
     outs, best = [], float("inf")
     for frames in runs:
@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("--crosscheck", action="store_true",
                         help="also score dwell's tracks with motmetrics 1.4 (in the norfair "
                         "venv: pip install motmetrics==1.4.0 'pandas<2.3' 'numpy<2') and "
-                        "print both, to check edge/metrics.py")
+                        "print both, to check edge/offline/metrics.py")
     args = parser.parse_args()
     print_speed()
     if args.speed_only:
@@ -238,7 +238,7 @@ def main() -> None:
 
 
 def crosscheck(python: str, label: str, gt: dict, n_frames: int, outs: list[Frames]) -> None:
-    """Print edge.metrics' IDF1 / ID switches next to motmetrics' on the same tracks."""
+    """Print edge.offline.metrics' IDF1 / ID switches next to motmetrics' on the same tracks."""
     gt_rows = [[[int(i), *b] for i, b in zip(*(x.tolist() for x in gt.get(k, ([], []))),
                                               strict=True)] for k in range(1, n_frames + 1)]
     job = json.dumps({"tracker": "motmetrics", "gt": gt_rows, "runs": outs})
@@ -259,7 +259,7 @@ def crosscheck(python: str, label: str, gt: dict, n_frames: int, outs: list[Fram
 def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
     """µs per update with ``people`` walkers detected every frame, and once a second (None
     between, as when the motion gate lets the detector sleep), best of ``repeat`` runs."""
-    from edge.types import Detections
+    from edge.vocabulary.types import Detections
 
     rng = np.random.default_rng(0)
     boxes = [np.array([[50 + 100 * i + 0.5 * k, 100, 60, 180] for i in range(people)])

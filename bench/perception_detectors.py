@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.detector import SsdDetector, YoloxDetector
-from edge.metrics import detection_precision_recall
-from edge.models import ModelError, find_model
-from edge.mot import read_mot_ground_truth
+from edge.offline.metrics import detection_precision_recall
+from edge.offline.mot import read_mot_ground_truth
+from edge.perception.detector import SsdDetector, YoloxDetector
+from edge.perception.models import ModelError, find_model
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = [("yolox-nano", 416), ("yolox-nano", 320), ("ssdlite-pedestrian", 300)]

@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.config_sections import MotionConfig
-from edge.motion import MotionGate
+from edge.config.sections import MotionConfig
+from edge.perception.motion import MotionGate
 
 DEFAULT_VIDEO = (Path(__file__).resolve().parents[2] / "shared" / "footage" / "TUD-Stadtmitte"
                  / "TUD-Stadtmitte.mp4")

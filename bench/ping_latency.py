@@ -29,10 +29,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.config import Settings
-from edge.config_mqtt import MqttConfig
-from edge.events import Ping
-from edge.publisher import MqttPublisher
+from edge.config.mqtt import MqttConfig
+from edge.config.settings import Settings
+from edge.delivery.publisher import MqttPublisher
+from edge.vocabulary.events import Ping
 from tests.broker import Mosquitto
 
 
@@ -46,9 +46,9 @@ def pipeline_pings(count: int, gap_s: float, sent: dict[str, float]) -> Iterator
     having stamped ``sent`` before the step on the frame that decided it."""
     import numpy as np
 
-    from edge.config_sections import PolicyConfig, Zone
-    from edge.pipeline import Pipeline
-    from edge.types import Detections
+    from edge.behaviour.pipeline import Pipeline
+    from edge.config.sections import PolicyConfig, Zone
+    from edge.vocabulary.types import Detections
 
     settings = Settings(zones=[Zone(name="counter", kind="help_point",
                                     polygon=[(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)])],

@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.config import Settings  # noqa: E402
-from edge.replay import replay  # noqa: E402
+from edge.config.settings import Settings  # noqa: E402
+from edge.offline.replay import replay  # noqa: E402
 from tests.builders import Person, looking_around, make_trace, write_trace  # noqa: E402
 
 

@@ -76,7 +76,7 @@ class AckingWatch:
         import paho.mqtt.client as mqtt
 
         sys.path.insert(0, str(REPO))
-        from edge.acks import ack_payload
+        from edge.delivery.acks import ack_payload
 
         self.pings = 0
         self.stats: dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""Validate edge/yaw.py against solvePnP on the MediaPipe face mesh, on real faces. Numbers only.
+"""Validate edge/perception/yaw.py against solvePnP on the MediaPipe face mesh, on real faces.
+Numbers only.
 
     .venv/bin/python bench/yaw_validation.py [--images FILE ...] [--shared ../shared]
 
@@ -31,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.config_sections import YawConfig
-from edge.yaw import (
+from edge.config.sections import YawConfig
+from edge.perception.yaw import (
     GAINS,
     BlazeFaceDetector,
     Face,
@@ -232,7 +233,7 @@ def footage_samples(shared: Path, ests: dict[str, YawEstimator], mesh: FaceMesh,
 
 def speed(shared: Path, ests: dict[str, YawEstimator]) -> None:
     """ms per person and the yaw stage's cost next to YOLOX-nano@416, interleaved per frame."""
-    from edge.detector import YoloxDetector
+    from edge.perception.detector import YoloxDetector
 
     model = shared / "models" / "yolox_nano.onnx"
     video = shared / "footage" / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4"

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.trace import TraceHeader, TraceWriter
-from edge.types import Detections
+from edge.offline.trace import TraceHeader, TraceWriter
+from edge.vocabulary.types import Detections
 
 SIZE = (640, 480)
 DATA = Path(__file__).resolve().parent / "data"
@@ -197,7 +197,7 @@ if __name__ == "__main__":  # pragma: no cover
 
 def settings_with(zones: Sequence[dict[str, object]] = (), **sections: dict[str, object]) -> Any:
     """Settings with some keys changed: settings_with(policy={"linger_s": 10})."""
-    from edge.config import Settings
+    from edge.config.settings import Settings
 
     return Settings(zones=list(zones), **sections)  # type: ignore[arg-type]
 
@@ -210,8 +210,8 @@ def run_scenario(people: Iterable[Person], duration: float, settings: Any = None
     ``acks``: (t, reason) pairs — at t, acknowledge the latest ping so far (any reason) when
     ``reason`` is "latest".
     """
-    from edge.pipeline import Pipeline
-    from edge.policy import deterministic_ping_ids
+    from edge.behaviour.pipeline import Pipeline
+    from edge.behaviour.policy import deterministic_ping_ids
 
     pipeline = Pipeline(settings or settings_with(), SIZE, ping_id=deterministic_ping_ids("t"),
                         start_wall=start_wall)

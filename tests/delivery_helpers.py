@@ -16,9 +16,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.config import Settings
-from edge.config_mqtt import MqttConfig
-from edge.events import Ping
+from edge.config.mqtt import MqttConfig
+from edge.config.settings import Settings
+from edge.vocabulary.events import Ping
 
 
 def make_settings(state_dir: Path, port: int, **mqtt: Any) -> Settings:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from edge.acks import MAX_ACK_BYTES, AckFilter, AckRejected, ack_payload, parse_ack
+from edge.delivery.acks import MAX_ACK_BYTES, AckFilter, AckRejected, ack_payload, parse_ack
 
 
 @pytest.mark.parametrize(("payload", "reason"), [

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from edge.behaviour import Behaviour
-from edge.types import Tracks
-from edge.zones import ZoneMap
+from edge.behaviour.activity import Behaviour
+from edge.behaviour.zones import ZoneMap
+from edge.vocabulary.types import Tracks
 from tests.builders import SIZE, settings_with
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from edge.messages import iso_utc
-from edge.publisher import MqttPublisher
+from edge.delivery.messages import iso_utc
+from edge.delivery.publisher import MqttPublisher
 from tests.broker import Mosquitto
 from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
 
@@ -132,8 +132,8 @@ def test_missing_topic_is_a_usage_error(tmp_path: Path) -> None:
 def test_refusals_and_bad_button_requests_in_process(mosquitto: Mosquitto,
                                                      tmp_path: Path) -> None:
     from edge.bridges.ntfy import NtfyBridge
-    from edge.config import Settings
-    from edge.config_mqtt import MqttConfig, NtfyConfig
+    from edge.config.mqtt import MqttConfig, NtfyConfig
+    from edge.config.settings import Settings
 
     refusing = FakeNtfy(status=403)
     settings = Settings(state_dir=tmp_path, mqtt=MqttConfig(port=mosquitto.port,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.commands.config import default_config_text
-from edge.config import ConfigError, load_settings, masked_dict
+from edge.cli.config import default_config_text
+from edge.config.settings import ConfigError, load_settings, masked_dict
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -99,7 +99,7 @@ def test_demo_on_the_embedded_broker(tmp_path: Path) -> None:
     ("#", "anything/at/all", True),
 ])
 def test_embedded_broker_topic_filters(pattern: str, topic: str, expected: bool) -> None:
-    from edge.demo_broker import topic_matches
+    from edge.demo.broker import topic_matches
 
     assert topic_matches(pattern, topic) is expected
 
@@ -109,7 +109,7 @@ def test_embedded_broker_retains_and_sends_the_last_will() -> None:
 
     import paho.mqtt.client as mqtt
 
-    from edge.demo_broker import EmbeddedBroker
+    from edge.demo.broker import EmbeddedBroker
 
     broker = EmbeddedBroker().start()
     got: list[tuple[str, bytes, bool]] = []

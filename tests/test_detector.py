@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import load_settings
-from edge.detector import SsdDetector, YoloxDetector, _nms, load_detector
-from edge.models import REPO_MODELS, ModelError
+from edge.config.settings import load_settings
+from edge.perception.detector import SsdDetector, YoloxDetector, _nms, load_detector
+from edge.perception.models import REPO_MODELS, ModelError
 from tests.conftest import model_file, shared_file
 
 pytestmark = pytest.mark.perception

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from edge.logs import setup_logging
+from edge.service.logs import setup_logging
 
 
 def test_json_lines_carry_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:

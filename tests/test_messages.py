@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edge.messages import (
+from edge.delivery.messages import (
     MESSAGE_MAX,
     TITLE_MAX,
     iso_utc,
@@ -62,10 +62,10 @@ def test_iso_roundtrip() -> None:
     assert parse_iso_utc(iso_utc(1234.5)) == 1234.5
 
 
-# -- status and stats payloads (edge/status.py) ----------------------------------------------
+# -- status and stats payloads (edge/delivery/status.py) -------------------------------------
 
 def test_status_payloads_and_last_will() -> None:
-    from edge.status import StatusSnapshot, status_payload
+    from edge.delivery.status import StatusSnapshot, status_payload
 
     online = status_payload("online", StatusSnapshot(camera_ok=False, fps=7.26,
                                                      visitors_now=3), 0.0)
@@ -76,7 +76,7 @@ def test_status_payloads_and_last_will() -> None:
 
 
 def test_stats_payload_and_ticker() -> None:
-    from edge.status import DeliveryCounters, StatsSnapshot, StatsTicker, stats_payload
+    from edge.delivery.status import DeliveryCounters, StatsSnapshot, StatsTicker, stats_payload
 
     counters = DeliveryCounters(queued=2, expired=1)
     counters.acks_refused["not_json"] += 2

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from edge.metrics import (
+from edge.offline.metrics import (
     assign_max,
     detection_precision_recall,
     idf1_and_switches,

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from edge import models
-from edge.models import REPO_MODELS, ModelError, find_model, install, load_manifest, sha256_of
+from edge.perception import models
+from edge.perception.models import (
+    REPO_MODELS,
+    ModelError,
+    find_model,
+    install,
+    load_manifest,
+    sha256_of,
+)
 from tests.conftest import REPO, model_file
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.publisher import MqttPublisher
+from edge.delivery.publisher import MqttPublisher
 from tests.broker import Mosquitto
 from tests.delivery_helpers import (
     Collector,

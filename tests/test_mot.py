@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.errors import InputError
-from edge.mot import read_mot_detections, read_mot_ground_truth
+from edge.offline.mot import read_mot_detections, read_mot_ground_truth
+from edge.vocabulary.errors import InputError
 from tests.conftest import shared_file
 
 DET_TXT = """\

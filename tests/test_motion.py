@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config_sections import MotionConfig
-from edge.motion import MotionGate
+from edge.config.sections import MotionConfig
+from edge.perception.motion import MotionGate
 from tests.conftest import shared_file
 
 CFG = MotionConfig()  # type: ignore[call-arg]

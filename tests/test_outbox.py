@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.outbox import Entry, Outbox
+from edge.delivery.outbox import Entry, Outbox
 
 
 def entry(ping_id: str, created: float, life: float = 120.0) -> Entry:

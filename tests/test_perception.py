@@ -9,11 +9,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import Settings, load_settings
-from edge.metrics import detection_precision_recall
-from edge.perception import Perception
-from edge.sources import open_source
-from edge.types import Detections, Frame
+from edge.config.settings import Settings, load_settings
+from edge.offline.metrics import detection_precision_recall
+from edge.perception.perceiver import Perception
+from edge.perception.sources import open_source
+from edge.vocabulary.types import Detections, Frame
 from tests.conftest import model_file, shared_file
 
 W, H = 320, 240

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge.pipeline import Pipeline
-from edge.policy import deterministic_ping_ids
+from edge.behaviour.pipeline import Pipeline
+from edge.behaviour.policy import deterministic_ping_ids
 from tests.builders import SIZE, make_trace, settings_with, standing
 
 

@@ -292,8 +292,8 @@ def test_an_absence_longer_than_the_grace_is_a_new_visit() -> None:
     (["22:00-02:00"], "03:00:00", True),
 ])
 def test_opening_hours_in_local_time(hours: list[str], clock: str, closed: bool) -> None:
-    from edge.config_sections import PolicyConfig
-    from edge.policy import Policy
+    from edge.behaviour.policy import Policy
+    from edge.config.sections import PolicyConfig
 
     start = datetime.fromisoformat(f"2026-05-02T{clock}+02:00")
     policy = Policy(PolicyConfig(opening_hours=hours), start_wall=start)

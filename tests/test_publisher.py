@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from edge.publisher import MqttPublisher
-from edge.status import StatsSnapshot, StatusSnapshot
+from edge.delivery.publisher import MqttPublisher
+from edge.delivery.status import StatsSnapshot, StatusSnapshot
 from tests.broker import Mosquitto
 from tests.delivery_helpers import (
     Collector,
@@ -271,7 +271,7 @@ def test_bad_password_gives_clear_error(broker_factory: Any, tmp_path: Path,
 HELPER = """
 import sys, time
 from pathlib import Path
-from edge.publisher import MqttPublisher
+from edge.delivery.publisher import MqttPublisher
 from tests.delivery_helpers import make_ping, make_settings
 state, port, n = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 pub = MqttPublisher(make_settings(state, port, keepalive_s=5), lambda *a: None)
@@ -409,7 +409,7 @@ def test_tls_certificate_problems_are_named(tls_broker: Any, tmp_path: Path, hos
 
 
 def test_missing_ca_file_is_a_clear_error(tmp_path: Path) -> None:
-    from edge.mqtt_client import MqttError
+    from edge.delivery.mqtt import MqttError
 
     with pytest.raises(MqttError, match=r"mqtt\.tls\.ca_file: .* does not exist"):
         MqttPublisher(_tls_settings(tmp_path, 8883, "localhost", tmp_path / "nope.crt"),
@@ -525,7 +525,7 @@ def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
 
 def test_replay_publisher_does_not_pose_as_the_live_sensor(mosquitto: Mosquitto,
                                                            tmp_path: Path) -> None:
-    from edge.publisher import replay_publisher
+    from edge.delivery.publisher import replay_publisher
 
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t5")
     sub = Collector(mosquitto.port, ["t5/#"])

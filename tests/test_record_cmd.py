@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import Settings
-from edge.perception import Perception
-from edge.pipeline import Pipeline
-from edge.policy import deterministic_ping_ids
-from edge.replay import input_seed, replay
-from edge.sources import open_source
+from edge.behaviour.pipeline import Pipeline
+from edge.behaviour.policy import deterministic_ping_ids
+from edge.config.settings import Settings
+from edge.offline.replay import input_seed, replay
+from edge.perception.perceiver import Perception
+from edge.perception.sources import open_source
 from tests.conftest import shared_file
 
 REPO = Path(__file__).resolve().parent.parent

@@ -136,8 +136,8 @@ def test_tud_stadtmitte_ground_truth_as_detections(tmp_path: Path) -> None:
 
 
 def test_on_ping_seam_sees_every_ping_of_the_file(tmp_path: Path) -> None:
-    from edge.config import load_settings
-    from edge.replay import replay
+    from edge.config.settings import load_settings
+    from edge.offline.replay import replay
 
     seen: list = []
     out = tmp_path / "events.jsonl"

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.config import Settings
-from edge.events import Acknowledged, Ping, VisitEnded, VisitStarted
-from edge.service import FrameBox, Service
-from edge.service_core import Core, DayStats
-from edge.sources import SourceStats
-from edge.status import StatsSnapshot, StatusSnapshot
-from edge.synthetic import DEMO_SETTINGS, SIZE, generate
-from edge.types import Detections, Frame
+from edge.config.settings import Settings
+from edge.delivery.status import StatsSnapshot, StatusSnapshot
+from edge.demo.synthetic import DEMO_SETTINGS, SIZE, generate
+from edge.perception.sources import SourceStats
+from edge.service.core import Core, DayStats
+from edge.service.live import FrameBox, Service
+from edge.vocabulary.events import Acknowledged, Ping, VisitEnded, VisitStarted
+from edge.vocabulary.types import Detections, Frame
 
 
 def frame(i: int, t: float | None = None) -> Frame:
@@ -177,10 +177,10 @@ class NoPeople:
 
 def test_lost_camera_shows_in_status_and_stop_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     camera = FakeCamera(frames=20)
-    monkeypatch.setattr("edge.sources.open_source", lambda *a, **k: camera)
+    monkeypatch.setattr("edge.perception.sources.open_source", lambda *a, **k: camera)
     service = Service(Settings(yaw={"enabled": False}), "0", publisher_factory=FakePublisher,
                       detector=NoPeople())
-    monkeypatch.setattr("edge.service.STALL_S", 0.3)
+    monkeypatch.setattr("edge.service.live.STALL_S", 0.3)
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(service.run(install_signals=False)))
     runner.start()

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config_sections import SourceConfig
-from edge.errors import InputError
-from edge.sources import FileSource, LiveSource, open_source
+from edge.config.sections import SourceConfig
+from edge.perception.sources import FileSource, LiveSource, open_source
+from edge.vocabulary.errors import InputError
 from tests.conftest import shared_file
 
 CFG = SourceConfig()  # type: ignore[call-arg]
@@ -258,7 +258,7 @@ def _serve(folder: Path, port: int = 0) -> Any:
 
 
 def test_http_stream_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
-    from edge.sources import _cv2_opener
+    from edge.perception.sources import _cv2_opener
 
     write_video(tmp_path / "cam.avi")
     server = _serve(tmp_path)

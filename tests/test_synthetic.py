@@ -7,9 +7,16 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from edge.synthetic import DEMO_SETTINGS, FPS, SIZE, generate, shop_script, trace_lines, write_trace
+from edge.demo.synthetic import (
+    DEMO_SETTINGS,
+    FPS,
+    SIZE,
+    generate,
+    shop_script,
+    trace_lines,
+    write_trace,
+)
 
 
 def test_same_seed_same_trace_other_seed_differs() -> None:
@@ -75,7 +82,7 @@ def test_looking_around_sweeps_wide_and_walking_in_shows_no_face() -> None:
 
 
 def test_demo_settings_are_valid_settings() -> None:
-    from edge.config import Settings
+    from edge.config.settings import Settings
 
     settings = Settings(**DEMO_SETTINGS)
     assert settings.policy.space_window_s == 20.0
@@ -85,8 +92,8 @@ def test_demo_settings_are_valid_settings() -> None:
 def test_pipeline_pings_what_the_script_means() -> None:
     """Through the real pipeline: a linger ping held to the space window, a help-point ping
     inside it, a looking-around ping, and nothing for the walk-through or the staff."""
-    pipeline_mod = pytest.importorskip("edge.pipeline", reason="edge.pipeline not landed yet")
-    from edge.config import Settings
+    import edge.behaviour.pipeline as pipeline_mod
+    from edge.config.settings import Settings
 
     pipeline = pipeline_mod.Pipeline(Settings(**DEMO_SETTINGS), SIZE)
     events = []

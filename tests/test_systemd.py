@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.systemd import Notifier
+from edge.service.systemd import Notifier
 
 
 def test_ready_status_stopping_reach_a_filesystem_socket(notify_socket: tuple[socket.socket, str]

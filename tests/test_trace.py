@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.errors import InputError
-from edge.trace import TraceHeader, TraceWriter, read_trace
+from edge.offline.trace import TraceHeader, TraceWriter, read_trace
+from edge.vocabulary.errors import InputError
 from tests.builders import make_detections
 
 

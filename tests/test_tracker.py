@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from edge.config_sections import TrackerConfig
-from edge.metrics import idf1_and_switches, visits_per_person
-from edge.mot import read_mot_detections, read_mot_ground_truth
-from edge.tracker import IouTracker, greedy_match, iou_matrix
-from edge.types import Detections, Tracks
+from edge.behaviour.tracker import IouTracker, greedy_match, iou_matrix
+from edge.config.sections import TrackerConfig
+from edge.offline.metrics import idf1_and_switches, visits_per_person
+from edge.offline.mot import read_mot_detections, read_mot_ground_truth
+from edge.vocabulary.types import Detections, Tracks
 from tests.conftest import shared_file
 
 Path2D = Callable[[float], tuple[float, float] | None]  # t -> box centre, None = not detected

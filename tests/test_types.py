@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.events import Ping, VisitEnded
-from edge.types import Detections, Tracks
+from edge.vocabulary.events import Ping, VisitEnded
+from edge.vocabulary.types import Detections, Tracks
 
 
 def make_detections(n: int, seed: int = 0) -> Detections:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edge.publisher import MqttPublisher
+from edge.delivery.publisher import MqttPublisher
 from tests.broker import Mosquitto
 from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
 

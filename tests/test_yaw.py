@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import load_settings
-from edge.models import ModelError, find_model
-from edge.yaw import (
+from edge.config.settings import load_settings
+from edge.perception.models import ModelError, find_model
+from edge.perception.yaw import (
     GAINS,
     BlazeFaceDetector,
     Face,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.config_sections import Zone
-from edge.zones import ZoneMap, points_in_polygon
+from edge.behaviour.zones import ZoneMap, points_in_polygon
+from edge.config.sections import Zone
 from tests.builders import make_detections
 
 SQUARE = Zone(name="desk", kind="help_point", polygon=[(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)])

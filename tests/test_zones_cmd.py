@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.commands.zones import KIND_COLOURS
+from edge.cli.zones import KIND_COLOURS
 from tests.test_run_cmd import make_video
 
 ZONES = """

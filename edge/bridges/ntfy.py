@@ -31,10 +31,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import paho.mqtt.client as mqtt
 
-from edge.acks import ACTIONS, ack_payload
-from edge.config import Settings
-from edge.messages import parse_iso_utc
-from edge.mqtt_client import MqttError, connect_now, make_client, session_properties
+from edge.config.settings import Settings
+from edge.delivery.acks import ACTIONS, ack_payload
+from edge.delivery.messages import parse_iso_utc
+from edge.delivery.mqtt import MqttError, connect_now, make_client, session_properties
 
 log = logging.getLogger("dwell.bridge.ntfy")
 

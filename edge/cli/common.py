@@ -1,0 +1,32 @@
+"""What every subcommand needs: the settings (with a clean error) and logging."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from edge.config.settings import ConfigError, Settings, load_settings
+from edge.service.logs import setup_logging
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr and an exit code, without a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """Settings for this invocation, logging configured; exits 2 naming a bad key."""
+    try:
+        settings = load_settings(getattr(args, "config", None), **overrides)
+    except ConfigError as exc:
+        print(f"dwell: invalid configuration:\n{exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+    level = getattr(args, "log_level", None) or settings.log.level
+    setup_logging(level, settings.log.json_logs)
+    return settings

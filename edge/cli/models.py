@@ -1,0 +1,71 @@
+"""`dwell models list|install`: which model files are installed where, and installing them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("models", help="list or install model files")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser("list", help="each known model: where it is installed, sha ok?")
+    show.set_defaults(func=list_models)
+    inst = actions.add_parser("install", help="install a model, verifying its sha256")
+    inst.add_argument("name", help="model name from models/manifest.toml (e.g. yolox-nano)")
+    inst.add_argument("--from", dest="source", metavar="DIR", type=Path,
+                      help="copy from this folder instead of downloading the official file")
+    inst.add_argument("--to", dest="dest", metavar="DIR", type=Path,
+                      help="install here (default: the models_dir setting, else the user "
+                      "data directory)")
+    inst.set_defaults(func=install_model)
+
+
+def list_models(args: argparse.Namespace) -> int:
+    from edge.perception.models import ModelError, list_installed, load_manifest, search_dirs
+
+    settings = load(args)
+    try:
+        specs = load_manifest()
+        rows = list_installed(settings.models_dir)
+    except ModelError as exc:
+        print(f"dwell models: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print("looked in: " + ", ".join(str(d) for d in search_dirs(settings.models_dir)))
+    for row in rows:
+        model = specs[row.name]
+        if row.path is None:
+            state, where = "missing", f"(dwell models install {row.name})"
+        else:
+            state, where = ("ok" if row.sha_ok else "BAD SHA256"), str(row.path)
+        print(f"{row.name:20s} {model.task:7s} {model.licence:11s} {state:10s} {where}")
+    return EXIT_OK
+
+
+def install_model(args: argparse.Namespace) -> int:
+    from edge.perception.models import ModelError, install, load_manifest, user_models_dir
+
+    settings = load(args)
+    try:
+        known = load_manifest()
+    except ModelError as exc:
+        print(f"dwell models: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.name not in known:
+        print(f"dwell models install: unknown model {args.name!r}; known: "
+              f"{', '.join(sorted(known))}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.source is not None and not args.source.is_dir():
+        print(f"dwell models install: --from {args.source}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    dest = args.dest or settings.models_dir or user_models_dir()
+    try:
+        path = install(args.name, dest, args.source)
+    except ModelError as exc:
+        print(f"dwell models install: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"installed {args.name}: {path} (sha256 ok)")
+    return EXIT_OK

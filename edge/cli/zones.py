@@ -1,0 +1,128 @@
+"""`dwell zones --snapshot out.png`: one frame with the zones and a 0..1 grid, for drawing zones.
+
+This is the only place dwell ever writes a picture, and only when the owner asks for it: take
+the snapshot, read the corners of the help desk or counter off the grid, write them into
+``[[zones]]`` (normalised x right, y down), check with `dwell config check`, and take another
+snapshot to see them drawn. Delete the picture afterwards: it may show people.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+
+# BGR colours per zone kind
+KIND_COLOURS = {
+    "help_point": (0, 200, 255),
+    "staff": (255, 160, 0),
+    "ignore": (128, 128, 128),
+    "entrance": (0, 220, 0),
+}
+GRID_STEP = 0.1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "zones", help="save one camera frame with the zones and a 0..1 grid (to draw zones)",
+        description="Writes ONE frame to the file you name, with the configured zones and a "
+        "coordinate grid drawn on it. Nothing else in dwell writes pictures.")
+    parser.add_argument("--snapshot", type=Path, required=True, metavar="OUT.png",
+                        help="where to write the picture (.png or .jpg)")
+    parser.add_argument("--source", metavar="URI", help="override [source] uri")
+    parser.add_argument("--at", type=float, default=0.0, metavar="SECONDS",
+                        help="for a video file: take the frame at this time (default 0)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.vocabulary.errors import InputError
+
+    if args.snapshot.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        print(f"dwell zones: {args.snapshot}: use a .png or .jpg name", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.snapshot.parent.is_dir():
+        print(f"dwell zones: {args.snapshot.parent}: no such directory", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load(args)
+    uri = args.source or settings.source.uri
+    try:
+        image = grab_frame(uri, settings, args.at)
+    except InputError as exc:
+        print(f"dwell zones: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    draw_grid(image)
+    for zone in settings.zones:
+        draw_zone(image, zone)
+    import cv2
+
+    if not cv2.imwrite(str(args.snapshot), image):
+        print(f"dwell zones: could not write {args.snapshot}", file=sys.stderr)
+        return EXIT_FAILURE
+    h, w = image.shape[:2]
+    print(f"wrote {args.snapshot} ({w}x{h}) from {uri} with {len(settings.zones)} zone(s) and "
+          f"a grid every {GRID_STEP:g}")
+    for zone in settings.zones:
+        corners = ", ".join(f"[{x:g}, {y:g}]" for x, y in zone.polygon)
+        print(f"  {zone.kind:<10s} {zone.name!r}: {corners}")
+    print("Read corners off the grid into [[zones]] (x right, y down, 0..1), then "
+          "`dwell config check`.\nThe picture may show people: delete it when you are done.")
+    return EXIT_OK
+
+
+def grab_frame(uri: str, settings: Any, at_s: float) -> Any:
+    """One frame (a copy) from the source; for a file the one at ``at_s`` seconds."""
+    from edge.perception.sources import open_source
+    from edge.vocabulary.errors import InputError
+
+    source = open_source(uri, settings.source)
+    try:
+        for frame in source.frames():
+            if frame.t + 1e-6 >= at_s:
+                return frame.image.copy()
+    finally:
+        source.close()
+    raise InputError(f"{uri}: no frame at {at_s:g} s (the video is shorter)")
+
+
+def draw_grid(image: Any) -> None:
+    import cv2
+
+    h, w = image.shape[:2]
+    steps = round(1 / GRID_STEP)
+    for k in range(1, steps):
+        x, y = round(k * GRID_STEP * (w - 1)), round(k * GRID_STEP * (h - 1))
+        strong = k % 5 == 0
+        colour = (255, 255, 255) if strong else (200, 200, 200)
+        cv2.line(image, (x, 0), (x, h - 1), colour, 1, cv2.LINE_AA)
+        cv2.line(image, (0, y), (w - 1, y), colour, 1, cv2.LINE_AA)
+        label = f"{k * GRID_STEP:.1f}"
+        _text(image, label, (x + 2, 12))
+        _text(image, label, (2, y - 3))
+
+
+def draw_zone(image: Any, zone: Any) -> None:
+    import cv2
+    import numpy as np
+
+    h, w = image.shape[:2]
+    points = np.array([[round(x * (w - 1)), round(y * (h - 1))] for x, y in zone.polygon],
+                      np.int32)
+    colour = KIND_COLOURS.get(zone.kind, (255, 0, 255))
+    overlay = image.copy()
+    cv2.fillPoly(overlay, [points], colour)
+    cv2.addWeighted(overlay, 0.25, image, 0.75, 0, dst=image)
+    cv2.polylines(image, [points], True, colour, 2, cv2.LINE_AA)
+    x, y = points.min(axis=0)
+    _text(image, f"{zone.name} ({zone.kind})", (int(x) + 4, int(y) + 16), colour)
+
+
+def _text(image: Any, text: str, origin: tuple[int, int],
+          colour: tuple[int, int, int] = (255, 255, 255)) -> None:
+    import cv2
+
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)

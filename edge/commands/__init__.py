@@ -1,1 +1,0 @@
-"""Subcommands of `dwell`: each module has ``register(subparsers)`` setting ``func``."""

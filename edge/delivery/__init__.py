@@ -1,0 +1,1 @@
+"""Pings to the watch: MQTT client, publisher with its disk outbox, messages, acks, status."""

@@ -1,0 +1,390 @@
+"""Pings to the watch over MQTT 5: on disk first, confirmed by PUBACK, never sent late.
+
+Delivery rules (docs/delivery.md):
+- ``publish`` writes the ping to the SQLite outbox, then hands it to paho only while connected.
+  While disconnected nothing goes to paho: its RAM queue would resend later with the original
+  message-expiry, i.e. late. On (re)connect the outbox is flushed, each ping carrying its
+  *remaining* lifetime as the MQTT 5 message expiry; expired ones are dropped and counted.
+- A ping leaves the outbox on its PUBACK (tracked by mid in on_publish: in paho 2
+  ``is_published`` raises while disconnected). "No matching subscribers" is success (counted:
+  nobody listened); "Not authorized" is an ACL refusal, logged as an error.
+- Duplicates after a reconnect are possible by MQTT's rules; the ping ``id`` lets watches drop
+  them.
+- Status is retained: ``online`` on connect, ``offline`` by the last will on a lost connection
+  (about 1.5 x keepalive) and by a clean message on ``close``.
+
+``on_ack`` is called on paho's thread; the service hands it to its processing thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+
+from edge.config.settings import Settings
+from edge.delivery.acks import AckFilter
+from edge.delivery.homeassistant import discovery_messages
+from edge.delivery.messages import ping_payload
+from edge.delivery.mqtt import (
+    Topics,
+    describe_refusal,
+    diagnose_connect,
+    expiry_properties,
+    make_client,
+    session_properties,
+)
+from edge.delivery.outbox import Entry, Outbox
+from edge.delivery.status import (
+    DeliveryCounters,
+    StatsSnapshot,
+    StatusSnapshot,
+    median_or_none,
+    stats_payload,
+    status_payload,
+)
+from edge.vocabulary.events import Ping
+from edge.vocabulary.interfaces import AckHandler
+
+log = logging.getLogger("dwell.publisher")
+
+NO_MATCHING_SUBSCRIBERS = 16
+NOT_AUTHORIZED = 135
+
+
+def _dumps(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+class MqttPublisher:
+    """The ``Publisher`` of a sensor. ``clock`` is wall-clock epoch seconds (tests pass one).
+
+    ``role`` "replay" (`dwell replay --publish`) sends pings exactly alike but must not pose as
+    the live sensor: its own client id (the same id would kick the sensor off the broker), its
+    own outbox (a live start must not resend replayed pings), and no status, stats or
+    discovery (it would mark the live camera offline when it ends).
+    """
+
+    def __init__(self, settings: Settings, on_ack: AckHandler, *,
+                 clock: Callable[[], float] = time.time,
+                 role: Literal["sensor", "replay"] = "sensor") -> None:
+        cfg = settings.mqtt
+        self._settings = settings
+        self._clock = clock
+        self._announce = role == "sensor"
+        suffix = "" if self._announce else f"-{role}"
+        # first: a TLS file problem should fail before anything is opened
+        self._client = make_client(cfg, (cfg.client_id or f"dwell-{settings.store}-"
+                                         f"{settings.camera}") + suffix)
+        self.topics = Topics.of(cfg.topic_prefix, settings.store, settings.camera)
+        self.counters = DeliveryCounters()
+        self.acks = AckFilter(on_ack)
+        self.outbox = Outbox(settings.state_dir /
+                             f"outbox-{settings.store}-{settings.camera}{suffix}.db")
+        self.connection_error: str | None = None
+        self._conn_lock = threading.Lock()  # held while deciding "connected -> hand to paho"
+        self._mid_lock = threading.Lock()  # never held while calling paho (on_publish runs
+        self._mids: dict[int, str | None] = {}  # under paho's own lock): mid -> ping id
+        self._early: dict[int, Any] = {}  # PUBACKs that beat the caller to recording the mid
+        self._connected = False
+        self._connected_event = threading.Event()
+        self._closing = False
+        self._status = StatusSnapshot()
+        self._stats: StatsSnapshot | None = None
+        self._logged: set[str] = set()
+        self._refused = False  # the last attempt ended in a CONNACK refusal (already logged)
+        self._expired_base = self.outbox.counter("expired")  # expiries of earlier runs: not ours
+        for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
+            self.acks.sent(entry.id, entry.created)
+
+        if self._announce:
+            self._client.will_set(self.topics.status, _dumps(status_payload(
+                "offline", None, None, "connection lost")), qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        # A persistent session for the ack subscription: an ack sent during a short drop is
+        # still delivered. Longer than a ping lives it is of no use.
+        self._client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False,
+                                   properties=session_properties(cfg.ping_expiry_s))
+        self._client.loop_start()
+
+    # -- the Publisher interface ------------------------------------------------------------
+
+    def publish(self, ping: Ping) -> None:
+        """Queue on disk, then send if connected; returns at once (never blocks on the net)."""
+        now = self._clock()
+        expiry = self._settings.mqtt.ping_expiry_s
+        data = ping_payload(ping, store=self._settings.store, camera=self._settings.camera,
+                            language=self._settings.mqtt.language, now=now, expiry_s=expiry)
+        entry = Entry(ping.id, self.topics.ping, _dumps(data), now, now + expiry)
+        self.acks.sent(ping.id, now)
+        self.counters.queued += 1
+        self._drop_expired(now)
+        # add and send under one lock with on_connect's flush: the ping goes out exactly once,
+        # either here (connected) or in the flush (not yet connected)
+        with self._conn_lock:
+            self.outbox.add(entry)
+            if self._connected:
+                self._send(entry, now)
+
+    def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` s for the outbox to empty (connecting first if need be);
+        the number of pings still unconfirmed (they stay on disk for the next start)."""
+        deadline = time.monotonic() + timeout
+        while len(self.outbox) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._drop_expired(self._clock())
+        return len(self.outbox)
+
+    def close(self, timeout: float = 3.0, drain_s: float = 0.0) -> None:
+        """Clean ``offline`` status (retained), then disconnect. Unconfirmed pings stay on disk;
+        ``drain_s`` > 0 first waits that long for them to be confirmed."""
+        if drain_s > 0 and (left := self.drain(drain_s)):
+            log.warning("%d ping(s) not confirmed by the broker %s:%s; kept in %s for the next "
+                        "start", left, self._settings.mqtt.host, self._settings.mqtt.port,
+                        self.outbox.path)
+        self._closing = True
+        with self._conn_lock:
+            connected = self._connected
+            info = None
+            if connected and self._announce:
+                payload = _dumps(status_payload("offline", self._status, self._clock(),
+                                                "shutdown"))
+                info = self._client.publish(self.topics.status, payload, qos=1, retain=True)
+                self._track(info.mid, None)
+        if info is not None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self._connected and info.mid in self._mids:
+                time.sleep(0.01)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.outbox.close()
+
+    # -- status and stats -------------------------------------------------------------------
+
+    def set_status(self, snapshot: StatusSnapshot) -> None:
+        """Publish the retained ``online`` status now (and again on every reconnect); the
+        service decides how often (on change, and a periodic refresh of ``ts``)."""
+        self._status = snapshot
+        with self._conn_lock:
+            if self._connected and self._announce:
+                self._publish_status()
+
+    def publish_stats(self, snapshot: StatsSnapshot) -> None:
+        """Publish the retained stats (the service calls this every stats_interval_s)."""
+        self._stats = snapshot
+        self._drop_expired(self._clock())
+        with self._conn_lock:
+            if self._connected and self._announce:
+                self._publish_stats()
+
+    def delivery(self) -> DeliveryCounters:
+        """Counters of this process, including ack refusals by reason."""
+        self.counters.acks_accepted = self.acks.accepted
+        self.counters.acks_refused = self.acks.refused.copy()
+        return self.counters
+
+    def report(self) -> str:
+        """One line on what became of this process's pings (for `dwell replay --publish`)."""
+        c = self.counters
+        cfg = self._settings.mqtt
+        unconfirmed = c.queued - c.confirmed - c.not_authorized - c.failed - c.expired
+        line = (f"published {c.queued} ping(s) to {cfg.host}:{cfg.port} "
+                f"({self.topics.ping}): {c.confirmed} confirmed")
+        for name, value in (("nobody subscribed", c.no_subscribers),
+                            ("not authorized", c.not_authorized), ("failed", c.failed),
+                            ("expired", c.expired), ("unconfirmed", unconfirmed)):
+            if value:
+                line += f", {value} {name}"
+        return line
+
+    def ack_median_s(self) -> float | None:
+        """Median seconds from sending a ping to its first ack, as seen by the publisher."""
+        return median_or_none(self.acks.times_to_ack)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until connected and subscribed to acks (for tools and tests)."""
+        return self._connected_event.wait(timeout)
+
+    # -- paho callbacks (paho's network thread) ---------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    props: Any) -> None:
+        cfg = self._settings.mqtt
+        if reason.is_failure:
+            self.connection_error = describe_refusal(reason, cfg)
+            self._refused = True
+            self._log_once(log.error, self.connection_error)
+            return
+        if self.connection_error:
+            log.info("connected to broker %s:%s after: %s", cfg.host, cfg.port,
+                     self.connection_error)
+        self.connection_error = None
+        self._logged.clear()
+        client.subscribe(self.topics.ack, qos=1)
+        now = self._clock()
+        with self._conn_lock:
+            self._connected = True
+            if self._announce:
+                self._publish_status()
+            if cfg.homeassistant_discovery and self._announce:
+                for topic, payload in discovery_messages(cfg.discovery_prefix, self.topics,
+                                                         self._settings.store,
+                                                         self._settings.camera):
+                    self._track(client.publish(topic, payload, qos=1, retain=True).mid, None)
+            self._drop_expired(now)
+            pending = self.outbox.pending(now)
+            for entry in pending:
+                self._send(entry, now)
+                self.counters.resent += 1
+            if self._stats is not None and self._announce:
+                self._publish_stats()
+        log.info("connected to broker %s:%s; %d queued ping(s) sent", cfg.host, cfg.port,
+                 len(pending))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      props: Any) -> None:
+        if reasons and reasons[0].is_failure:
+            log.error("broker refused the subscription to %s (%s): acks from watches will not "
+                      "arrive; check the broker's ACL for this sensor", self.topics.ack,
+                      reasons[0])
+        self._connected_event.set()  # ready: acks sent from now on reach us
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        self.connection_error = diagnose_connect(self._settings.mqtt)
+        self._log_once(log.error if "TLS" in self.connection_error else log.warning,
+                       self.connection_error + "; pings wait in the outbox")
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       props: Any) -> None:
+        with self._conn_lock:
+            was_connected, self._connected = self._connected, False
+            self._connected_event.clear()
+            # paho would resend its RAM copies on reconnect with their original expiry: late.
+            # The outbox resends instead, with the remaining lifetime. (paho has no public
+            # call for this; its queue is a dict guarded by this mutex.)
+            with client._out_message_mutex:
+                client._out_messages.clear()
+                client._inflight_messages = 0
+            with self._mid_lock:
+                self._mids.clear()
+                self._early.clear()
+        if was_connected and not self._closing:
+            log.warning("lost the broker (%s); pings queue in the outbox", reason)
+        elif not was_connected and not self._closing and not self._refused:
+            # dropped before any CONNACK: e.g. TLS 1.3 refusing a missing client certificate
+            self._on_connect_fail(client, userdata)
+        self._refused = False
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
+                    props: Any) -> None:
+        with self._mid_lock:
+            if mid not in self._mids:
+                self._early[mid] = reason
+                return
+            ping_id = self._mids.pop(mid)
+        self._confirmed(ping_id, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic != self.topics.ack:
+            return
+        try:
+            self.acks.receive(bytes(msg.payload), self._clock())
+        except Exception:
+            # an exception here would end paho's network thread: no more pings at all
+            log.exception("the ack handler failed")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _send(self, entry: Entry, now: float) -> None:
+        """Hand one ping to paho (caller holds _conn_lock and is connected)."""
+        remaining = entry.remaining_s(now)
+        if remaining < 1:
+            return  # expires before it could be shown; dropped by the next sweep
+        info = self._client.publish(entry.topic, entry.payload, qos=1, retain=False,
+                                    properties=expiry_properties(remaining))
+        self.counters.sent += 1
+        self._track(info.mid, entry.id)
+
+    def _track(self, mid: int, ping_id: str | None) -> None:
+        with self._mid_lock:
+            early = self._early.pop(mid, None)
+            if early is None:
+                self._mids[mid] = ping_id
+                return
+        self._confirmed(ping_id, early)
+
+    def _confirmed(self, ping_id: str | None, reason: Any) -> None:
+        if ping_id is None:  # status, stats, discovery
+            if getattr(reason, "value", 0) == NOT_AUTHORIZED:
+                self._log_once(log.error, "broker refused a status/stats message: Not "
+                               "authorized (check the broker's ACL for this sensor)")
+            return
+        code = getattr(reason, "value", 0)
+        self.outbox.remove(ping_id)
+        if code == 0:
+            self.counters.confirmed += 1
+        elif code == NO_MATCHING_SUBSCRIBERS:
+            self.counters.confirmed += 1
+            self.counters.no_subscribers += 1
+            self._log_once(log.warning, "ping delivered to the broker but no watch is "
+                           "subscribed (No matching subscribers)")
+        elif code == NOT_AUTHORIZED:
+            self.counters.not_authorized += 1
+            log.error("broker refused ping %s: Not authorized — the ACL does not let user %r "
+                      "write %s", ping_id, self._settings.mqtt.username, self.topics.ping)
+        else:
+            self.counters.failed += 1
+            log.error("broker refused ping %s: %s", ping_id, reason)
+
+    def _publish_status(self) -> None:
+        payload = _dumps(status_payload("online", self._status, self._clock()))
+        self._track(self._client.publish(self.topics.status, payload, qos=1, retain=True).mid,
+                    None)
+
+    def _publish_stats(self) -> None:
+        assert self._stats is not None
+        payload = _dumps(stats_payload(self._stats, self.delivery(), self._clock()))
+        self._track(self._client.publish(self.topics.stats, payload, qos=1, retain=True).mid,
+                    None)
+
+    def _drop_expired(self, now: float) -> None:
+        for ping_id in self.outbox.drop_expired(now):
+            log.warning("ping %s expired undelivered: dropped, not sent late", ping_id)
+        self._count_expired(self.outbox.counter("expired"))
+
+    def _count_expired(self, total_ever: int) -> None:
+        # the outbox counts across restarts; this process reports what expired since it began
+        # (pings left by a previous run that expired while it was down count here too)
+        self.counters.expired = total_ever - self._expired_base
+
+    def _log_once(self, emit: Callable[..., None], message: str) -> None:
+        if message not in self._logged:
+            self._logged.add(message)
+            emit(message)
+        else:
+            log.debug(message)
+
+
+def replay_publisher(settings: Settings) -> MqttPublisher:
+    """The publisher `dwell replay --publish` uses: pings exactly as `run` sends them (topic,
+    payload, outbox, expiry), without posing as the live sensor (see ``role``). Acks are logged
+    only: a replay's visitors are not in the shop to be helped."""
+
+    def on_ack(ping_id: str, action: str, by: str | None) -> None:
+        log.info("ack for replayed ping %s: %s%s", ping_id, action, f" by {by}" if by else "")
+
+    return MqttPublisher(settings, on_ack, role="replay")

@@ -1,0 +1,122 @@
+"""The retained ``status`` and ``stats`` payloads, and the counters of delivery.
+
+The service owns what is counted about visitors (the pipeline's state lives on the processing
+thread); it hands plain snapshots to the publisher through a ``StatsSource``. The publisher adds
+what only it knows (delivery counters). Nothing here reads a clock: callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from edge import __version__
+from edge.delivery.messages import iso_utc
+
+State = Literal["online", "offline"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSnapshot:
+    """How the sensor is doing right now (None: not known yet)."""
+
+    camera_ok: bool | None = None
+    fps: float | None = None
+    visitors_now: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSnapshot:
+    """Today's numbers about visitors and pings, as the service counted them."""
+
+    visitors_today: int = 0
+    dwell_median_s: float | None = None
+    pings_today: int = 0
+    pings_by_reason: dict[str, int] = field(default_factory=dict)
+    acks: int = 0
+    ack_median_s: float | None = None
+
+
+class StatsSource(Protocol):
+    """What the service implements (on its processing thread) for status and stats."""
+
+    def status_snapshot(self) -> StatusSnapshot: ...
+
+    def stats_snapshot(self) -> StatsSnapshot: ...
+
+
+@dataclass
+class DeliveryCounters:
+    """What happened to pings on their way out; reported inside stats."""
+
+    queued: int = 0
+    sent: int = 0
+    confirmed: int = 0
+    no_subscribers: int = 0
+    not_authorized: int = 0
+    failed: int = 0
+    expired: int = 0
+    resent: int = 0
+    acks_accepted: int = 0
+    acks_refused: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in vars(self).items() if k != "acks_refused"}
+        data["acks_refused"] = dict(self.acks_refused)
+        return data
+
+
+def status_payload(state: State, snapshot: StatusSnapshot | None, now: float | None,
+                   reason: str | None = None) -> dict[str, Any]:
+    """JSON of the retained status topic. The last will has ``now`` None (sent by the broker)."""
+    snap = snapshot or StatusSnapshot()
+    data: dict[str, Any] = {
+        "state": state,
+        "camera_ok": snap.camera_ok,
+        "fps": None if snap.fps is None else round(snap.fps, 1),
+        "visitors_now": snap.visitors_now,
+        "version": __version__,
+    }
+    if now is not None:
+        data["ts"] = iso_utc(now)
+    if reason:
+        data["reason"] = reason
+    return data
+
+
+def stats_payload(snapshot: StatsSnapshot, delivery: DeliveryCounters | None,
+                  now: float) -> dict[str, Any]:
+    """JSON of the retained stats topic."""
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 1)
+
+    return {
+        "ts": iso_utc(now),
+        "visitors_today": snapshot.visitors_today,
+        "dwell_median_s": rounded(snapshot.dwell_median_s),
+        "pings_today": snapshot.pings_today,
+        "pings_by_reason": dict(snapshot.pings_by_reason),
+        "acks": snapshot.acks,
+        "ack_median_s": rounded(snapshot.ack_median_s),
+        "delivery": delivery.as_dict() if delivery else None,
+    }
+
+
+def median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+class StatsTicker:
+    """Says when stats are due: every ``interval_s`` of the caller's clock, first at once."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._next: float | None = None
+
+    def due(self, now: float) -> bool:
+        if self._next is not None and now < self._next:
+            return False
+        self._next = now + self.interval_s
+        return True

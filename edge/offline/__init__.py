@@ -1,0 +1,1 @@
+"""Offline tools: replay, traces, MOT files, reports and tracking metrics."""

@@ -1,0 +1,221 @@
+"""Detection and tracking scores against MOT ground truth, in plain numpy.
+
+Written here because motmetrics 1.4 crashes on numpy 2 and the others pull in heavy
+dependencies. Definitions follow the MOT benchmark: a prediction and a ground-truth box
+correspond when their IoU is at least ``iou`` (0.5); IDF1 (Ristani et al. 2016) matches whole
+identities one-to-one to maximise the frames they share; an ID switch (CLEAR MOT) is a ground
+truth person matched to a different prediction id than the last time they were matched.
+
+Inputs are per-frame mappings ``{frame: xyxy}`` (detections) or ``{frame: (ids, xyxy)}``
+(tracks); a sequence is taken as frames 0, 1, 2, ... A frame missing on one side is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.behaviour.tracker import iou_matrix
+
+Boxes = npt.ArrayLike
+Frames = Mapping[int, Boxes] | Sequence[Boxes]
+IdFrames = Mapping[int, tuple[npt.ArrayLike, Boxes]] | Sequence[tuple[npt.ArrayLike, Boxes]]
+
+
+def _as_map(frames: Frames | IdFrames) -> Mapping[int, object]:
+    return frames if isinstance(frames, Mapping) else dict(enumerate(frames))
+
+
+def _boxes(a: object) -> npt.NDArray[np.float64]:
+    arr = np.asarray(a, np.float64)
+    return arr.reshape(-1, 4)
+
+
+def assign_max(weight: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.intp],
+                                                          npt.NDArray[np.intp]]:
+    """One-to-one pairs (rows, cols) maximising the total weight (Hungarian method).
+
+    Shortest augmenting paths with potentials, O(n^2 m); pairs of weight <= 0 are dropped.
+    """
+    n_rows, n_cols = weight.shape
+    if not n_rows or not n_cols:
+        empty = np.zeros(0, np.intp)
+        return empty, empty
+    transpose = n_rows > n_cols
+    w = weight.T if transpose else weight
+    n, m = w.shape
+    cost = w.max() - w  # minimise cost == maximise weight; n <= m
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    col_row = np.zeros(m + 1, np.intp)  # 1-based row matched to each column, 0 = none
+    for i in range(1, n + 1):
+        col_row[0] = i
+        j0 = 0
+        minv = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, bool)
+        way = np.zeros(m + 1, np.intp)
+        while True:
+            used[j0] = True
+            i0 = col_row[j0]
+            free = ~used[1:]
+            cur = cost[i0 - 1] - u[i0] - v[1:]
+            better = free & (cur < minv[1:])
+            minv[1:][better] = cur[better]
+            way[1:][better] = j0
+            cand = np.where(free, minv[1:], np.inf)
+            j1 = int(cand.argmin()) + 1
+            delta = cand[j1 - 1]
+            u[col_row[used]] += delta
+            v[used] -= delta
+            minv[1:][free] -= delta
+            j0 = j1
+            if col_row[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            col_row[j0] = col_row[j1]
+            j0 = j1
+    cols = np.flatnonzero(col_row[1:])
+    rows = col_row[1:][cols] - 1
+    if transpose:
+        rows, cols = cols, rows
+    keep = weight[rows, cols] > 0
+    order = np.argsort(rows[keep])
+    return rows[keep][order], cols[keep][order]
+
+
+def detection_precision_recall(gt: Frames, pred: Frames, iou: float = 0.5
+                               ) -> tuple[float, float]:
+    """Precision and recall of predicted boxes against ground truth at IoU >= ``iou``."""
+    gt_map, pred_map = _as_map(gt), _as_map(pred)
+    tp = n_gt = n_pred = 0
+    for frame in set(gt_map) | set(pred_map):
+        g = _boxes(gt_map.get(frame, ()))
+        p = _boxes(pred_map.get(frame, ()))
+        n_gt += len(g)
+        n_pred += len(p)
+        if len(g) and len(p):
+            overlap = iou_matrix(g, p)
+            rows, _ = assign_max(np.where(overlap >= iou, overlap, 0.0))
+            tp += len(rows)
+    precision = tp / n_pred if n_pred else 1.0
+    recall = tp / n_gt if n_gt else 1.0
+    return precision, recall
+
+
+@dataclass(frozen=True)
+class IdScores:
+    idf1: float
+    idp: float
+    idr: float
+    id_switches: int
+    gt_ids: int
+    pred_ids: int
+
+
+def _id_frames(frames: IdFrames) -> dict[int, tuple[npt.NDArray[np.int64],
+                                                    npt.NDArray[np.float64]]]:
+    out = {}
+    for frame, pair in _as_map(frames).items():
+        ids: npt.ArrayLike = pair[0]  # type: ignore[index]
+        out[frame] = (np.asarray(ids, np.int64).reshape(-1), _boxes(pair[1]))  # type: ignore[index]
+    return out
+
+
+def idf1_and_switches(gt: IdFrames, pred: IdFrames, iou: float = 0.5) -> IdScores:
+    """IDF1 (global one-to-one identity matching) and CLEAR-MOT ID switches."""
+    g_map, p_map = _id_frames(gt), _id_frames(pred)
+    g_ids = np.unique(np.concatenate([ids for ids, _ in g_map.values()] or [np.zeros(0, np.int64)]))
+    p_ids = np.unique(np.concatenate([ids for ids, _ in p_map.values()] or [np.zeros(0, np.int64)]))
+    g_index = {int(i): k for k, i in enumerate(g_ids)}
+    p_index = {int(i): k for k, i in enumerate(p_ids)}
+    shared = np.zeros((len(g_ids), len(p_ids)))
+    n_gt = n_pred = switches = 0
+    last_match: dict[int, int] = {}
+    for frame in sorted(set(g_map) | set(p_map)):
+        gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
+        pi, pb = p_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
+        n_gt += len(gi)
+        n_pred += len(pi)
+        if not len(gi) or not len(pi):
+            continue
+        overlap = iou_matrix(gb, pb)
+        ok = overlap >= iou
+        rows, cols = np.nonzero(ok)
+        np.add.at(shared, ([g_index[int(i)] for i in gi[rows]],
+                           [p_index[int(i)] for i in pi[cols]]), 1)
+        # CLEAR MOT (as motmetrics does it): first keep each person's last correspondence
+        # where it still holds, in ground-truth order, then pair the rest optimally
+        weight = np.where(ok, overlap, 0.0)
+        for r, g in enumerate(gi):
+            prev = last_match.get(int(g))
+            hit = (pi == prev).nonzero()[0] if prev is not None else np.zeros(0, np.intp)
+            if len(hit) and weight[r, hit[0]] > 0:
+                weight[r, :] = 0.0  # this person and that id are taken
+                weight[:, hit[0]] = 0.0
+        r_idx, c_idx = assign_max(weight)
+        for r, c in zip(r_idx, c_idx, strict=True):
+            g, p = int(gi[r]), int(pi[c])
+            if g in last_match and last_match[g] != p:
+                switches += 1
+            last_match[g] = p
+    g_r, p_c = assign_max(shared)
+    idtp = float(shared[g_r, p_c].sum())
+    idf1 = 2 * idtp / (n_gt + n_pred) if n_gt + n_pred else 1.0
+    return IdScores(idf1=idf1, idp=idtp / n_pred if n_pred else 1.0,
+                    idr=idtp / n_gt if n_gt else 1.0, id_switches=switches,
+                    gt_ids=len(g_ids), pred_ids=len(p_ids))
+
+
+@dataclass(frozen=True)
+class VisitScores:
+    visits: int          # predicted ids lasting >= min_s
+    people: int          # ground-truth people lasting >= min_s
+    split_people: int    # of those, people whose time is spread over >= 2 lasting ids
+    per_person: float    # visits / people (1.0 is ideal)
+    handed_over: int = 0  # lasting ids that followed >= 2 people, each for >= min_s / 2
+
+
+def _spans(frames: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+           ) -> dict[int, tuple[int, int]]:
+    spans: dict[int, tuple[int, int]] = {}
+    for frame, (ids, _) in frames.items():
+        for i in ids.tolist():
+            a, b = spans.get(i, (frame, frame))
+            spans[i] = (min(a, frame), max(b, frame))
+    return spans
+
+
+def visits_per_person(gt: IdFrames, pred: IdFrames, fps: float, min_s: float = 1.0,
+                      iou: float = 0.5) -> VisitScores:
+    """Ids lasting >= ``min_s`` (first to last frame) per ground-truth person lasting as long.
+
+    A lasting predicted id belongs to the ground-truth person it overlaps (IoU >= ``iou``) in
+    most frames; a person with two or more lasting ids was split into several visits (their
+    dwell restarts). An id that followed two people for ``min_s / 2`` each was handed over
+    (the second person inherits the first one's dwell).
+    """
+    g_map, p_map = _id_frames(gt), _id_frames(pred)
+    g_long = [i for i, (a, b) in _spans(g_map).items() if (b - a) / fps >= min_s]
+    p_long = [i for i, (a, b) in _spans(p_map).items() if (b - a) / fps >= min_s]
+    owner_votes: dict[int, dict[int, int]] = {p: {} for p in p_long}
+    for frame, (pi, pb) in p_map.items():
+        gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
+        if not len(gi) or not len(pi):
+            continue
+        overlap = iou_matrix(pb, gb)
+        r, c = assign_max(np.where(overlap >= iou, overlap, 0.0))
+        for p, g in zip(pi[r].tolist(), gi[c].tolist(), strict=True):
+            if p in owner_votes:
+                owner_votes[p][g] = owner_votes[p].get(g, 0) + 1
+    owners = [max(v, key=lambda g: v[g]) for v in owner_votes.values() if v]
+    split = sum(1 for g in g_long if owners.count(g) >= 2)
+    people = len(g_long)
+    # an id that followed one person, then another: the second inherits the first's dwell
+    enough = min_s / 2 * fps
+    handed = sum(1 for v in owner_votes.values() if sum(n >= enough for n in v.values()) >= 2)
+    return VisitScores(visits=len(p_long), people=people, split_people=split,
+                       per_person=len(p_long) / people if people else float("nan"),
+                       handed_over=handed)

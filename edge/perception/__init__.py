@@ -1,0 +1,1 @@
+"""Frames to people: sources, the motion gate, the person detector, head yaw, model files."""

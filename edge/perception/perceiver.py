@@ -1,0 +1,90 @@
+"""Perception: motion gate -> person detector -> head yaw, one frame at a time.
+
+``observe`` returns ``None`` when the detector did not run on a frame ("not looked", which the
+tracker treats as a prediction step), never an empty Detections for a frame nobody looked at.
+The detector runs when the motion gate sees change, and at least every
+``motion.redetect_interval_s`` while anyone is tracked, because people standing still make no
+motion and must not be lost. An empty, still scene costs one shrink-and-compare per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edge.perception.motion import MotionGate
+from edge.vocabulary.types import Detections, Frame
+
+if TYPE_CHECKING:
+    from edge.config.settings import Settings
+    from edge.vocabulary.interfaces import Detector
+
+log = logging.getLogger(__name__)
+
+STAGES = ("motion", "detect", "yaw")
+TIMING_WINDOW = 2048  # recent samples per stage kept for medians
+
+
+class Perception:
+    """One camera's perception. ``detector``/``yaw`` can be injected (tests, bench)."""
+
+    def __init__(self, settings: Settings, frame_size: tuple[int, int], *,
+                 detector: Detector | None = None, yaw: Any = "auto") -> None:
+        if detector is None:
+            from edge.perception.detector import load_detector
+
+            detector = load_detector(settings)
+        self.detector = detector
+        self.gate = MotionGate(settings.motion, frame_size)
+        self.redetect_s = settings.motion.redetect_interval_s
+        self.yaw = _build_yaw(settings) if yaw == "auto" else yaw
+        self._last_detect_t = -math.inf
+        self.stage_ms: dict[str, deque[float]] = {s: deque(maxlen=TIMING_WINDOW) for s in STAGES}
+        self.detector_runs = 0
+        self.frames = 0
+
+    def observe(self, frame: Frame, tracking: bool) -> Detections | None:
+        """People in this frame, or None when the detector did not look at it."""
+        self.frames += 1
+        t0 = time.perf_counter()
+        moving = self.gate.changed(frame.image)
+        t1 = time.perf_counter()
+        self.stage_ms["motion"].append((t1 - t0) * 1000)
+        due = tracking and frame.t - self._last_detect_t >= self.redetect_s
+        if not (moving or due):
+            return None
+        detections = self.detector.detect(frame.image)
+        t2 = time.perf_counter()
+        self.stage_ms["detect"].append((t2 - t1) * 1000)
+        self._last_detect_t = frame.t
+        self.detector_runs += 1
+        if self.yaw is not None and len(detections):
+            yaw = np.asarray(self.yaw.estimate(frame.image, detections.xyxy), np.float32)
+            detections = detections.with_yaw(yaw)
+            self.stage_ms["yaw"].append((time.perf_counter() - t2) * 1000)
+        return detections
+
+    def median_stage_ms(self) -> dict[str, float]:
+        """Median ms per stage over the recent frames where it ran (NaN: never ran)."""
+        return {s: float(np.median(v)) if v else math.nan for s, v in self.stage_ms.items()}
+
+
+def _build_yaw(settings: Settings) -> Any:
+    """The head-yaw estimator when enabled and available; None leaves yaw NaN."""
+    if not settings.yaw.enabled:
+        return None
+    try:
+        from edge.perception.yaw import YawEstimator
+    except ImportError:
+        log.warning("head yaw is enabled but edge.perception.yaw is not available; yaw stays null")
+        return None
+    try:
+        return YawEstimator.from_settings(settings)
+    except Exception as exc:  # a missing face model must not stop people detection
+        log.warning("head yaw disabled: %s", exc)
+        return None

@@ -1,0 +1,1 @@
+"""The live service: capture and processing threads, systemd integration, logging."""
