@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.config.mqtt import MqttConfig
 from edge.config.settings import Settings
 from edge.delivery.publisher import MqttPublisher
+from edge.demo.mosquitto import Mosquitto
 from edge.vocabulary.events import Ping
-from tests.broker import Mosquitto
 
 
 def percentile(values: list[float], q: float) -> float:

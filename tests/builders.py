@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge.offline.trace import TraceHeader, TraceWriter
+from edge.vocabulary.acks import Ack
 from edge.vocabulary.types import Detections
 
 SIZE = (640, 480)
@@ -222,7 +223,7 @@ def run_scenario(people: Iterable[Person], duration: float, settings: Any = None
             pending.pop(0)
             pings = [e for e in events if e.type == "ping"]
             if pings:
-                events += pipeline.acknowledge(pings[-1].id, "on_my_way", "anna", t)
+                events += pipeline.acknowledge(Ack(pings[-1].id, "on_my_way", "anna"), t)
         events += pipeline.step(t, dets)
     events += pipeline.finish()
     return events

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from edge.delivery.acks import MAX_ACK_BYTES, AckFilter, AckRejected, ack_payload, parse_ack
+from edge.vocabulary.acks import Ack
 
 
 @pytest.mark.parametrize(("payload", "reason"), [
@@ -39,8 +40,8 @@ def test_parse_accepts_and_roundtrips() -> None:
 
 
 def test_filter_unknown_duplicate_and_time_to_ack(caplog: pytest.LogCaptureFixture) -> None:
-    calls: list[tuple[str, str, str | None]] = []
-    acks = AckFilter(lambda *a: calls.append(a))
+    calls: list[Ack] = []
+    acks = AckFilter(calls.append)
     acks.sent("p1", 100.0)
     with caplog.at_level(logging.WARNING, logger="dwell.acks"):
         assert acks.receive(ack_payload("p2", "dismiss", None), 101.0) is None
@@ -48,7 +49,7 @@ def test_filter_unknown_duplicate_and_time_to_ack(caplog: pytest.LogCaptureFixtu
         assert acks.receive(ack_payload("p1", "on_my_way", "b"), 112.5) is not None
         assert acks.receive(ack_payload("p1", "on_my_way", "b"), 113.0) is None
         assert acks.receive(ack_payload("p1", "done", "b"), 160.0) is not None
-    assert calls == [("p1", "on_my_way", "b"), ("p1", "done", "b")]
+    assert calls == [Ack("p1", "on_my_way", "b"), Ack("p1", "done", "b")]
     assert dict(acks.refused) == {"unknown_ping": 2, "duplicate": 1}
     assert acks.times_to_ack == [12.5]  # the first answer is the response time
     assert len([r for r in caplog.records if "malformed" in r.getMessage()]) == 1

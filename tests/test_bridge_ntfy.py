@@ -20,6 +20,7 @@ import pytest
 
 from edge.delivery.messages import iso_utc
 from edge.delivery.publisher import MqttPublisher
+from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
 
@@ -85,9 +86,9 @@ def tap(url: str) -> int:
 
 def test_pings_become_ntfy_messages_and_button_acks(mosquitto: Mosquitto, tmp_path: Path,
                                                     ntfy: FakeNtfy) -> None:
-    acks: list[tuple[str, str, str | None]] = []
+    acks: list[Ack] = []
     pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="nt"),
-                        lambda *a: acks.append(a))
+                        acks.append)
     bridge, ack_endpoint = start_bridge(mosquitto.port, ntfy.url, "nt", tmp_path)
     try:
         assert pub.wait_connected(5)
@@ -117,7 +118,7 @@ def test_pings_become_ntfy_messages_and_button_acks(mosquitto: Mosquitto, tmp_pa
         bridge.send_signal(signal.SIGINT)
         _, err = bridge.communicate(timeout=10)
         pub.close()
-    assert acks == [("n1", "on_my_way", "ntfy")]
+    assert acks == [Ack("n1", "on_my_way", "ntfy")]
     assert [body["title"] for _, _, body in ntfy.received] == ["Help point",
                                                                "Visitor looking around"]
     assert "'expired': 1" in err and "'duplicate': 1" in err and "'malformed': 1" in err

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,11 +52,11 @@ def test_demo_against_a_given_broker(broker_factory: Callable[..., Mosquitto],
 
 
 def test_demo_out_of_the_box(tmp_path: Path) -> None:
-    """No options: localhost:1883 if one answers, else a private mosquitto — said which."""
+    """No options: a private mosquitto (never the one on localhost:1883) — said so."""
     result = run_demo("--speed", "40", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"broker: (the MQTT broker already running on localhost:1883|a private "
-                     r"mosquitto started for the demo on port \d+)", result.stdout)
+    assert re.search(r"broker: a private mosquitto started for the demo on port \d+",
+                     result.stdout)
     check_story(result.stdout)
 
 
@@ -137,3 +139,75 @@ def test_embedded_broker_retains_and_sends_the_last_will() -> None:
     finally:
         watch.loop_stop()
         broker.stop()
+
+
+# ---- the demo must never reach a shop's real watches (issue 12) ----------------------------
+
+SHOP = '''
+import json, subprocess, sys, time
+from pathlib import Path
+import paho.mqtt.client as mqtt
+from edge.demo.mosquitto import Mosquitto
+
+work = Path(sys.argv[1])
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+shop = Mosquitto(work, port=1883).start()  # the shop's broker, where a Pi has it
+seen = []
+spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+spy.on_message = lambda c, u, m: seen.append(m.topic)
+spy.connect("127.0.0.1", 1883)
+spy.subscribe("#", qos=1)
+spy.loop_start()
+(work / "dwell.toml").write_text('[mqtt]\\nhost = "127.0.0.1"\\nport = 1883\\n')
+demo = subprocess.run([sys.executable, "-m", "edge.cli", "--config", str(work / "dwell.toml"),
+                       "demo", "--speed", "40"], capture_output=True, text=True, cwd=work)
+time.sleep(0.5)
+spy.loop_stop()
+shop.stop()
+print(json.dumps({"rc": demo.returncode, "out": demo.stdout, "err": demo.stderr,
+                  "seen": seen}))
+'''
+
+
+def test_the_demo_never_publishes_on_the_shops_broker(tmp_path: Path) -> None:
+    """On a Pi the shop's mosquitto answers on localhost:1883 and the config points at it; its
+    bridges carry every ping to real watches. In a network namespace of its own (so that
+    127.0.0.1:1883 is the stand-in shop broker, not this machine's), the demo sends nothing
+    there: not a ping, not a status."""
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs `unshare -n` (root) for a loopback of its own")
+    done = subprocess.run(["unshare", "-n", sys.executable, "-c", SHOP, str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120,
+                          env={k: v for k, v in os.environ.items()
+                               if not k.startswith("DWELL_")})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["rc"] == 0, result["err"]
+    check_story(result["out"])  # the whole story still happened, on the demo's own broker
+    assert "private mosquitto" in result["out"] or "embedded" in result["out"]
+    assert result["seen"] == []
+
+
+def retained_on(port: int, wait_s: float = 1.0) -> list[str]:
+    """Topics a new subscriber to '#' gets retained messages on."""
+    import paho.mqtt.client as mqtt
+
+    got: list[str] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, m: got.append(m.topic) if m.retain else None
+    client.connect("127.0.0.1", port)
+    client.subscribe("#", qos=1)
+    client.loop_start()
+    time.sleep(wait_s)
+    client.loop_stop()
+    client.disconnect()
+    return got
+
+
+def test_a_demo_on_a_users_broker_leaves_nothing_retained(
+        broker_factory: Callable[..., Mosquitto], tmp_path: Path) -> None:
+    broker = broker_factory()
+    result = run_demo("--speed", "40", "--broker", f"127.0.0.1:{broker.port}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    check_story(result.stdout)
+    assert retained_on(broker.port) == []  # no "offline" status, no stats of a fake shop

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from edge.delivery.publisher import MqttPublisher
+from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import (
     Collector,
@@ -115,14 +116,14 @@ def test_wrong_password_is_refused(broker: Mosquitto, tmp_path: Path) -> None:
 
 
 def test_sensor_and_watch_users_work_end_to_end(broker: Mosquitto, tmp_path: Path) -> None:
-    acks: list[tuple[str, str, str | None]] = []
+    acks: list[Ack] = []
     settings = make_settings(tmp_path, broker.port, username="sensor-shop-entrance",
                              password="pw-sensor", homeassistant_discovery=True)
     watch = Collector(broker.port, ["dwell/shop/+/ping"], username="watch-anna",
                       password="pw-watch")
     ha = Collector(broker.port, ["homeassistant/#", "dwell/#"], username="homeassistant",
                    password="pw-ha")
-    pub = MqttPublisher(settings, lambda *a: acks.append(a))
+    pub = MqttPublisher(settings, acks.append)
     try:
         assert pub.wait_connected(5)
         pub.publish(make_ping("e2e"))
@@ -130,7 +131,7 @@ def test_sensor_and_watch_users_work_end_to_end(broker: Mosquitto, tmp_path: Pat
         answer = json.dumps({"ping_id": "e2e", "action": "on_my_way", "by": "anna"}).encode()
         publish_raw(broker.port, "dwell/shop/entrance/ack", answer, username="watch-anna",
                     password="pw-watch")
-        wait_until(lambda: acks == [("e2e", "on_my_way", "anna")])
+        wait_until(lambda: acks == [Ack("e2e", "on_my_way", "anna")])
         ha.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/config")]) == 3)
     finally:
         pub.close()

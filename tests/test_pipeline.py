@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edge.behaviour.pipeline import Pipeline
 from edge.behaviour.policy import deterministic_ping_ids
+from edge.vocabulary.acks import Ack
 from tests.builders import SIZE, make_trace, settings_with, standing
 
 
@@ -50,11 +51,11 @@ def test_reload_keeps_visits_and_applies_new_thresholds() -> None:
 
 def test_ack_of_unknown_ping_is_ignored_and_known_one_recorded() -> None:
     pipeline = Pipeline(settings_with(policy={"space_window_s": 0, "linger_s": 5}), SIZE)
-    assert pipeline.acknowledge("nope", "on_my_way", None, 1.0) == []
+    assert pipeline.acknowledge(Ack("nope", "on_my_way", None), 1.0) == []
     events = feed(pipeline, make_trace([standing(0.0, 20.0, 320, 400)], 10.0))
     [ping] = [e for e in events if e.type == "ping"]
     assert len(ping.id) == 32  # uuid4 hex live
-    [ack] = pipeline.acknowledge(ping.id, "on_my_way", "anna", 10.0)
+    [ack] = pipeline.acknowledge(Ack(ping.id, "on_my_way", "anna"), 10.0)
     assert ack.to_json() == {"type": "ack", "t": 10.0, "visitor": ping.visitor,
                              "ping_id": ping.id, "action": "on_my_way", "by": "anna"}
     assert pipeline.stats()["acks"] == 1

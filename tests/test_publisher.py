@@ -16,6 +16,7 @@ import pytest
 
 from edge.delivery.publisher import MqttPublisher
 from edge.delivery.status import StatsSnapshot, StatusSnapshot
+from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import (
     Collector,
@@ -53,7 +54,7 @@ def test_ping_arrives_with_payload_expiry_and_leaves_outbox(mosquitto: Mosquitto
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t1", ping_expiry_s=90,
                              language="de")
     sub = Collector(mosquitto.port, ["t1/#"])
-    pub = MqttPublisher(settings, lambda *a: acks.append(a))
+    pub = MqttPublisher(settings, acks.append)
     try:
         assert pub.wait_connected(5)
         pub.publish(make_ping("p1", "help_point", 42.0, zone="counter"))
@@ -189,7 +190,7 @@ def test_acks_valid_duplicate_and_malformed(mosquitto: Mosquitto, tmp_path: Path
                                             acks: list[Any],
                                             caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t3")
-    pub = MqttPublisher(settings, lambda *a: acks.append(a))
+    pub = MqttPublisher(settings, acks.append)
     topic = "t3/shop/entrance/ack"
     try:
         assert pub.wait_connected(5)
@@ -203,7 +204,7 @@ def test_acks_valid_duplicate_and_malformed(mosquitto: Mosquitto, tmp_path: Path
             wait_until(lambda: len(acks) == 2 and sum(pub.acks.refused.values()) == 13)
     finally:
         pub.close()
-    assert acks == [("a1", "on_my_way", "anna"), ("a1", "done", None)]
+    assert acks == [Ack("a1", "on_my_way", "anna"), Ack("a1", "done", None)]
     refused = pub.delivery().acks_refused
     assert refused == {"duplicate": 1, "not_json": 4, "bad_fields": 4, "unknown_ping": 2,
                        "too_large": 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -10,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from edge.behaviour.pipeline import Pipeline
 from edge.behaviour.policy import deterministic_ping_ids
 from edge.config.settings import Settings
 from edge.offline.replay import input_seed, replay
-from edge.perception.perceiver import Perception
 from edge.perception.sources import open_source
+from edge.service.sensor import Sensor
 from tests.conftest import shared_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,15 +48,11 @@ def test_record_then_replay_decides_what_the_live_pipeline_decided(tmp_path: Pat
     # the live pipeline over the same frames, in this process, with replay's ping ids
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     source = open_source(str(video), settings.source)
-    perception = Perception(settings, source.size)
-    live = Pipeline(settings, source.size, ping_id=deterministic_ping_ids(input_seed(trace)))
-    live_events = []
-    for frame in source.frames():
-        if frame.t > SECONDS:
-            break
-        live_events += live.step(frame.t, perception.observe(frame, live.tracking))
+    live = Sensor(settings, frame_size=source.size,
+                  ping_id=deterministic_ping_ids(input_seed(trace)))
+    live_events = live.run_frames(itertools.takewhile(lambda f: f.t <= SECONDS,
+                                                      source.frames()))
     source.close()
-    live_events += live.finish()
 
     replayed: list = []
     replay(trace, settings, on_event=replayed.append)

@@ -1,4 +1,4 @@
-"""The service's parts: the frame box, day stats, the shared core, and the run loop's threads.
+"""The service's parts: day stats, the sensor with its MQTT link, and the run loop's threads.
 
 Unit tests of the code around the stages, so the publisher and the source are fakes here;
 tests/test_run_cmd.py runs the real CLI against a real broker and a real video.
@@ -18,10 +18,12 @@ import pytest
 from edge.config.settings import Settings
 from edge.delivery.status import StatsSnapshot, StatusSnapshot
 from edge.demo.synthetic import DEMO_SETTINGS, SIZE, generate
-from edge.perception.sources import SourceStats
-from edge.service.core import Core, DayStats
-from edge.service.live import FrameBox, Service
+from edge.service.core import DayStats, MqttLink
+from edge.service.live import Service
+from edge.service.sensor import Sensor
+from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Acknowledged, Ping, VisitEnded, VisitStarted
+from edge.vocabulary.interfaces import AckHandler, FrameSource, Publisher, SourceStats
 from edge.vocabulary.types import Detections, Frame
 
 
@@ -29,9 +31,10 @@ def frame(i: int, t: float | None = None) -> Frame:
     return Frame(np.zeros((48, 64, 3), np.uint8), i / 10 if t is None else t, i)
 
 
-class FakePublisher:
-    def __init__(self, settings: Settings, on_ack: Any) -> None:
+class FakePublisher(Publisher):
+    def __init__(self, settings: Settings, on_ack: AckHandler) -> None:
         self.on_ack = on_ack
+        self.connection_error = None
         self.pings: list[Ping] = []
         self.statuses: list[StatusSnapshot] = []
         self.stats: list[StatsSnapshot] = []
@@ -52,39 +55,11 @@ class FakePublisher:
     def ack_median_s(self) -> float | None:
         return None
 
+    def wait_connected(self, timeout: float) -> bool:
+        return True
 
-def test_live_box_keeps_the_newest_and_counts_drops() -> None:
-    box = FrameBox(drop=True)
-    stop = threading.Event()
-    for i in range(3):
-        box.put(frame(i), stop)
-    got = box.get(0.1)
-    assert got is not None and got.index == 2
-    assert box.dropped == 2
-    assert box.get(0.01) is None
-
-
-def test_file_box_never_drops_it_waits() -> None:
-    box = FrameBox(drop=False)
-    stop = threading.Event()
-    box.put(frame(0), stop)
-    second = threading.Thread(target=box.put, args=(frame(1), stop))
-    second.start()
-    second.join(0.2)
-    assert second.is_alive()  # blocked: the slot is taken
-    first = box.get(0.1)
-    assert first is not None and first.index == 0
-    second.join(2)
-    later = box.get(0.1)
-    assert later is not None and later.index == 1 and box.dropped == 0
-
-
-def test_box_end_wakes_the_reader() -> None:
-    box = FrameBox(drop=False)
-    threading.Timer(0.05, box.end).start()
-    t0 = time.monotonic()
-    assert box.get(5) is None
-    assert time.monotonic() - t0 < 2 and box.ended
+    def drain(self, timeout: float) -> int:
+        return 0
 
 
 def test_day_stats_count_visitors_not_staff_and_reset_at_midnight() -> None:
@@ -110,61 +85,76 @@ def demo_settings() -> Settings:
     return Settings(**DEMO_SETTINGS, yaw={"enabled": False})
 
 
-def test_core_publishes_pings_and_takes_acks_from_another_thread() -> None:
-    core = Core(demo_settings(), FakePublisher)
-    core.start_pipeline(SIZE)
-    publisher: FakePublisher = core.publisher  # type: ignore[assignment]
+def linked(settings: Settings) -> tuple[Sensor, MqttLink, FakePublisher]:
+    sensor = Sensor(settings, frame_size=SIZE)
+    link = MqttLink(settings, sensor.on_ack, FakePublisher)
+    sensor.sinks.append(link.on_event)
+    assert isinstance(link.publisher, FakePublisher)
+    return sensor, link, link.publisher
+
+
+def test_link_publishes_pings_and_the_sensor_takes_acks_from_another_thread() -> None:
+    sensor, link, publisher = linked(demo_settings())
     acked: list[Acknowledged] = []
     for t, det in generate(seed=0):
-        for ev in core.step(t, det):
+        for ev in sensor.step(t, det):
             if isinstance(ev, Acknowledged):
                 acked.append(ev)
-        if len(publisher.pings) == 1 and not acked and not core.acks.qsize():
+        if len(publisher.pings) == 1 and not acked and not sensor.acks.qsize():
             # the watch answers on paho's thread
-            ping_id = publisher.pings[0].id
-            threading.Thread(target=publisher.on_ack,
-                             args=(ping_id, "on_my_way", "anna")).start()
-    core.finish()
+            ack = Ack(publisher.pings[0].id, "on_my_way", "anna")
+            threading.Thread(target=publisher.on_ack, args=(ack,)).start()
+    sensor.finish()
     assert [p.reason for p in publisher.pings] == ["help_point", "linger", "looking_around"]
     assert len(acked) == 1 and acked[0].ping_id == publisher.pings[0].id
-    assert core.stats.acks == 1 and core.stats.visitors == 4
+    assert link.stats.tally.acks == 1 and link.stats.tally.visits == 4
+    assert sensor.counts == link.stats.tally  # one count of the same events, read twice
 
 
 def test_reload_keeps_current_visits() -> None:
-    core = Core(demo_settings(), FakePublisher)
-    core.start_pipeline(SIZE)
+    sensor, _, _ = linked(demo_settings())
     trace = list(generate(seed=0))
     for t, det in trace[:150]:  # 15 s: the lingerer is inside
-        core.step(t, det)
-    inside = core.pipeline.visitors_now
+        sensor.step(t, det)
+    inside = sensor.visitors_now
     assert inside >= 1
     changed = dict(DEMO_SETTINGS, policy={**DEMO_SETTINGS["policy"], "space_window_s": 5.0})
-    core.reload(Settings(**changed, yaw={"enabled": False}))
-    assert core.pipeline.visitors_now == inside
+    sensor.reload(Settings(**changed, yaw={"enabled": False}))
+    assert sensor.visitors_now == inside
     ended: list[VisitEnded] = []
     for t, det in trace[150:]:
-        ended += [e for e in core.step(t, det) if isinstance(e, VisitEnded)]
-    ended += [e for e in core.finish() if isinstance(e, VisitEnded)]
+        ended += [e for e in sensor.step(t, det) if isinstance(e, VisitEnded)]
+    ended += [e for e in sensor.finish() if isinstance(e, VisitEnded)]
     # the lingerer's visit began at ~4.6 s, before the reload: its dwell counts from there
     assert any(e.dwell_s > 40 for e in ended if not e.staff)
 
 
-class FakeCamera:
+class FakeCamera(FrameSource):
     """A live source that delivers some frames, then loses the camera until closed."""
 
     def __init__(self, frames: int) -> None:
+        self.live = True
         self.n = frames
         self.stats = SourceStats()
         self.closed = threading.Event()
-        self.size = (64, 48)
-        self.fps = 10.0
+
+    def next_frame(self, timeout: float) -> Frame | None:
+        if self.stats.frames < self.n:
+            time.sleep(0.01)
+            self.stats.frames += 1
+            return frame(self.stats.frames - 1)
+        self.stats.ok = False
+        self.closed.wait(timeout)
+        return None
 
     def frames(self) -> Iterator[Frame]:
-        for i in range(self.n):
-            yield frame(i)
-            time.sleep(0.01)
-        self.stats.ok = False
-        self.closed.wait()
+        while not self.ended:
+            if (f := self.next_frame(0.5)) is not None:
+                yield f
+
+    @property
+    def ended(self) -> bool:
+        return self.closed.is_set()
 
     def close(self) -> None:
         self.closed.set()
@@ -177,14 +167,15 @@ class NoPeople:
 
 def test_lost_camera_shows_in_status_and_stop_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     camera = FakeCamera(frames=20)
-    monkeypatch.setattr("edge.perception.sources.open_source", lambda *a, **k: camera)
+    monkeypatch.setattr("edge.service.live.open_live_source", lambda *a, **k: camera)
     service = Service(Settings(yaw={"enabled": False}), "0", publisher_factory=FakePublisher,
                       detector=NoPeople())
     monkeypatch.setattr("edge.service.live.STALL_S", 0.3)
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(service.run(install_signals=False)))
     runner.start()
-    publisher: FakePublisher = service.core.publisher  # type: ignore[assignment]
+    publisher = service.link.publisher
+    assert isinstance(publisher, FakePublisher)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any(
             s.camera_ok is False for s in publisher.statuses):

@@ -234,6 +234,38 @@ def test_live_that_cannot_open_names_the_camera() -> None:
         LiveSource("3", Opener(FakeCapture([], opened=False)), CFG)
 
 
+def test_a_camera_not_there_at_start_is_waited_for_when_asked(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A sensor booted before its camera: down (stats.ok False) while it retries, then it
+    delivers, with one clock and one frame count from the start."""
+    late = FakeCapture([frame_image(i) for i in range(1, 4)])
+
+    def missing() -> FakeCapture:
+        raise InputError("no such camera device '/dev/video9'")
+
+    attempts = iter([missing, missing, lambda: late])
+    source = LiveSource("/dev/video9", lambda: next(attempts)(), CFG, backoff_start_s=0.01,
+                        wait_for_camera=True)
+    try:
+        assert source.size is None or source.stats.frames  # nothing known before it delivers
+        first = source.next_frame(5.0)
+        assert first is not None and int(first.image[0, 0, 0]) >= 1
+        assert source.size == (64, 48) and source.stats.reconnects >= 2
+    finally:
+        source.close()
+    assert sum("no such camera device" in r.getMessage() for r in caplog.records) >= 2
+
+
+def test_a_camera_not_there_is_an_error_unless_waited_for() -> None:
+    with pytest.raises(InputError, match="no such camera device '/dev/video97'"):
+        open_source("/dev/video97", CFG)
+    source = open_source("/dev/video97", CFG, wait_for_camera=True)
+    try:
+        assert source.live and not source.stats.ok and source.next_frame(0.05) is None
+    finally:
+        source.close()
+
+
 def test_live_close_ends_frames() -> None:
     source = LiveSource("fake", Opener(FakeCapture([IMG] * 3)), CFG, backoff_start_s=0.01)
     threading.Timer(0.1, source.close).start()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from edge.delivery.publisher import MqttPublisher
+from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
 
@@ -40,9 +41,9 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]
 
 
 def test_shows_dedupes_and_acknowledges(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    acks: list[tuple[str, str, str | None]] = []
+    acks: list[Ack] = []
     pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w1"),
-                        lambda *a: acks.append(a))
+                        acks.append)
     watch = start_watch(mosquitto.port, tmp_path, "--count", "2", "--auto-ack", "on_my_way",
                         "--json", "--client-id", "w1-watch", "--by", "anna", "--timeout", "20",
                         prefix="w1")
@@ -62,7 +63,7 @@ def test_shows_dedupes_and_acknowledges(mosquitto: Mosquitto, tmp_path: Path) ->
     assert code == 0, err
     assert [p["id"] for p in shown] == ["one", "two"]
     assert shown[0]["title"] == "Help point" and shown[0]["age_s"] < 5
-    assert acks == [("one", "on_my_way", "anna"), ("two", "on_my_way", "anna")]
+    assert acks == [Ack("one", "on_my_way", "anna"), Ack("two", "on_my_way", "anna")]
 
 
 def test_persistent_session_gets_pings_sent_while_away(mosquitto: Mosquitto,
@@ -96,9 +97,9 @@ def test_key_presses_on_a_terminal_acknowledge(mosquitto: Mosquitto, tmp_path: P
     """The interactive path: stdin is a terminal (a pty), 'd' dismisses, 'q' quits."""
     import pty
 
-    acks: list[tuple[str, str, str | None]] = []
+    acks: list[Ack] = []
     pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w4"),
-                        lambda *a: acks.append(a))
+                        acks.append)
     master, slave = pty.openpty()
     env = {**os.environ, "DWELL_MQTT__PORT": str(mosquitto.port),
            "DWELL_MQTT__TOPIC_PREFIX": "w4", "DWELL_STATE_DIR": str(tmp_path)}
@@ -123,7 +124,7 @@ def test_key_presses_on_a_terminal_acknowledge(mosquitto: Mosquitto, tmp_path: P
         os.close(master)
         os.close(slave)
         pub.close()
-    assert acks == [("k1", "dismiss", "ben")]
+    assert acks == [Ack("k1", "dismiss", "ben")]
 
 
 def test_replay_publish_reaches_the_watch(mosquitto: Mosquitto, tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ later than that.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +22,10 @@ from edge.behaviour.activity import Behaviour
 from edge.behaviour.policy import PingIdFactory, Policy
 from edge.behaviour.zones import ZoneMap
 from edge.config.settings import Settings
-from edge.vocabulary.events import Event, Ping, VisitEnded, VisitStarted
+from edge.vocabulary.acks import Ack
+from edge.vocabulary.events import Event
 from edge.vocabulary.interfaces import Tracker
+from edge.vocabulary.tally import Tally
 from edge.vocabulary.types import Detections
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Pipeline:
         self.policy = Policy(settings.policy, ping_id=ping_id, start_wall=start_wall)
         self.tracking = False
         self.last_t = 0.0
-        self.counts: Counter[str] = Counter()
+        self.counts = Tally()  # every event this pipeline returned
         if not self.hours_applied:
             log.warning("policy.opening_hours is set but the wall-clock time of t=0 is unknown "
                         "(start_wall): opening hours are NOT applied")
@@ -73,11 +74,9 @@ class Pipeline:
         self.tracking = len(self.tracker) > 0
         return self._decide(self.behaviour.update(tracks, t), t)
 
-    def acknowledge(self, ping_id: str, action: str, by: str | None, t: float) -> list[Event]:
-        """The watch answered ``ping_id``; returns the ``ack`` event (empty if unknown id)."""
-        events = self.policy.acknowledge(ping_id, action, by, t)
-        self.counts["acks"] += len(events)
-        return events
+    def acknowledge(self, ack: Ack, t: float) -> list[Event]:
+        """The watch answered a ping; returns the ``ack`` event (empty if unknown id)."""
+        return self.counts.observe(self.policy.acknowledge(ack, t))
 
     def finish(self, t: float | None = None) -> list[Event]:
         """The input ended: every open visit ends (at its last seen time) and is returned."""
@@ -106,23 +105,17 @@ class Pipeline:
         """Counters for status/stats messages (plain data)."""
         return {
             "visitors_now": self.visitors_now,
-            "visits": self.counts["visits"],
-            "pings": self.counts["pings"],
-            "acks": self.counts["acks"],
+            "visits": self.counts.visits,
+            "pings": self.counts.pings_sent,
+            "acks": self.counts.acks,
             "pings_by_reason": dict(self.policy.pings_by_reason),
             "held_by_reason": dict(self.policy.held_by_reason),
         }
 
     def _decide(self, events: list[Event], t: float) -> list[Event]:
         decided = self.policy.step(events, self.behaviour, t)
-        for ev in events:
-            if isinstance(ev, VisitStarted) and not ev.staff:
-                self.counts["visits"] += 1
-            elif isinstance(ev, VisitEnded):
-                self.counts["visits_ended"] += 1
-        self.counts["pings"] += sum(1 for ev in decided if isinstance(ev, Ping))
         if not decided:
-            return events
+            return self.counts.observe(events)
         merged = events + decided
         merged.sort(key=lambda e: e.t)  # stable: behaviour events before decisions at equal t
-        return merged
+        return self.counts.observe(merged)

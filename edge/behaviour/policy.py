@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from edge.config.sections import PolicyConfig
+from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import (
     Acknowledged,
     AtHelpPoint,
@@ -155,9 +156,9 @@ class Policy:
             self._escalate(world, t, out)
         return out
 
-    def acknowledge(self, ping_id: str, action: str, by: str | None, t: float) -> list[Event]:
+    def acknowledge(self, ack: Ack, t: float) -> list[Event]:
         """The watch answered: no further pings this visit for the visitor and their party."""
-        sent = self.sent.get(ping_id)
+        sent = self.sent.get(ack.ping_id)
         if sent is None:
             return []
         self.acked.update(sent.members)
@@ -166,7 +167,8 @@ class Policy:
         for vid in sent.members:
             self.queue.pop(vid, None)
             self.pending_linger.pop(vid, None)
-        return [Acknowledged(t, sent.ping.visitor, ping_id=ping_id, action=action, by=by)]
+        return [Acknowledged(t, sent.ping.visitor, ping_id=ack.ping_id, action=ack.action,
+                             by=ack.by)]
 
     # ---- rules -------------------------------------------------------------------------
     def _candidate(self, vid: int, reason: PingReason, world: World, t: float,

@@ -1,10 +1,11 @@
 """`dwell bench VIDEO [--json]`: how fast perception runs here, in one run, on one thread.
 
 Over the video at its own resolution: (a) the person detector alone on every frame and (b) the
-whole perception pipeline (motion gate, detector, head yaw, tracker), interleaved frame by
-frame; then (c) the pipeline on a still scene (the first frame repeated, at the video's frame
-rate). Decoding is not timed. Ratios between passes are what to compare across machines;
-absolute numbers move with whatever else the CPU is doing.
+whole sensor as `dwell run` drives it (motion gate, detector, head yaw, then tracker, behaviour
+and policy: "track" in the per-stage times), interleaved frame by frame; then (c) the sensor on
+a still scene (the first frame repeated, at the video's frame rate). Decoding is not timed.
+Ratios between passes are what to compare across machines; absolute numbers move with
+whatever else the CPU is doing.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import argparse
 import json
 import math
 import resource
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+from edge.cli.common import EXIT_OK, CommandError, load
+from edge.config.settings import Settings
+from edge.service.sensor import Sensor
+from edge.vocabulary.errors import InputError
 from edge.vocabulary.types import Frame
 
 
@@ -40,7 +43,6 @@ def run_bench(args: argparse.Namespace) -> int:
     import cv2
 
     from edge.perception.models import ModelError
-    from edge.vocabulary.errors import InputError
 
     detector_overrides = {k: v for k, v in (("model", args.model),
                                             ("input_size", args.input_size)) if v}
@@ -49,13 +51,9 @@ def run_bench(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={
             "detector": settings.detector.model_copy(update=detector_overrides)})
     try:
-        result = bench(settings, args.video)
-    except InputError as exc:
-        print(f"dwell bench: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        result = bench(settings, args.video)  # a bad video is an InputError: exit 2
     except ModelError as exc:
-        print(f"dwell bench: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        raise CommandError(str(exc)) from None
     result["opencv"] = cv2.__version__
     _print_human(result)
     if args.json:
@@ -63,7 +61,7 @@ def run_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _file_frames(settings: Any, video: str) -> Iterator[Frame]:
+def _file_frames(settings: Settings, video: str) -> Iterator[Frame]:
     from edge.perception.sources import open_source
 
     source = open_source(video, settings.source)
@@ -93,74 +91,61 @@ def _timed(frames: Iterator[Frame], *steps: Step) -> tuple[int, list[float]]:
     return n, spent
 
 
-def _new_tracker(settings: Any, size: tuple[int, int]) -> Any:
-    try:
-        from edge.behaviour.tracker import IouTracker
-    except ImportError:
-        return None
-    return IouTracker(settings.tracker, size)
+def _first_frame(video: str) -> tuple[float, tuple[int, int], Frame]:
+    from edge.perception.sources import FileSource
 
-
-def bench(settings: Any, video: str) -> dict[str, Any]:
-    """Run the three passes; every number in the result comes from this one run."""
-    import cv2
-
-    from edge.perception.detector import load_detector
-    from edge.perception.perceiver import Perception
-    from edge.perception.sources import open_source
-
-    probe = open_source(video, settings.source)
-    fps, size = probe.fps, probe.size
+    probe = FileSource(video)
     first = next(iter(probe.frames()), None)
     probe.close()
     if first is None:
-        from edge.vocabulary.errors import InputError
-
         raise InputError("no readable frame", video)
-    detector = load_detector(settings)
+    return probe.fps, probe.size, first
+
+
+def _sensor_step(sensor: Sensor, decide_ms: list[float]) -> Step:
+    """The sensor on one frame, as `dwell run` drives it; the pipeline's share timed."""
+
+    def step(frame: Frame) -> None:
+        detections = sensor.look(frame)
+        t0 = time.perf_counter()
+        sensor.step(frame.t, detections)
+        decide_ms.append((time.perf_counter() - t0) * 1000)
+
+    return step
+
+
+def bench(settings: Settings, video: str) -> dict[str, Any]:
+    """Run the three passes; every number in the result comes from this one run."""
+    import cv2
+
+    fps, size, first = _first_frame(video)
+    sensor = Sensor(settings, frame_size=size)
+    detector = sensor.load_detector()
     cv2.setNumThreads(1)  # one thread, whatever [detector] threads says: comparable runs
     detector.detect(first.image)  # first inference allocates; keep it out of the timing
 
-    track_ms: list[float] = []
-
-    def pipeline(perception: Perception, tracker: Any) -> Callable[[Frame], None]:
-        state = {"tracking": False}
-
-        def step(frame: Frame) -> None:
-            detections = perception.observe(frame, state["tracking"])
-            if tracker is not None:
-                t0 = time.perf_counter()
-                tracker.update(detections, frame.t)
-                track_ms.append((time.perf_counter() - t0) * 1000)
-                # anyone followed, confirmed or not: an unconfirmed person standing still
-                # needs the redetect to be confirmed at all
-                state["tracking"] = len(tracker) > 0
-            else:
-                state["tracking"] = bool(detections is not None and len(detections))
-
-        return step
-
-    perception = Perception(settings, size, detector=detector)
-    tracker = _new_tracker(settings, size)
+    decide_ms: list[float] = []
     n_det, (s_det, s_pipe) = _timed(_file_frames(settings, video),
                                     lambda f: detector.detect(f.image),
-                                    pipeline(perception, tracker))
+                                    _sensor_step(sensor, decide_ms))
+    perception = sensor.perception
+    assert perception is not None  # built at the first frame
     stage_ms = perception.median_stage_ms()
-    stage_ms["track"] = float(np.median(track_ms)) if track_ms else math.nan
-    runs = perception.detector_runs
+    stage_ms["track"] = float(np.median(decide_ms)) if decide_ms else math.nan
 
-    idle = Perception(settings, size, detector=detector, yaw=perception.yaw)
+    idle = Sensor(settings, frame_size=size, detector=detector)
     still = (Frame(first.image, i / fps, i) for i in range(max(n_det, 1)))
-    n_idle, (s_idle,) = _timed(still, pipeline(idle, _new_tracker(settings, size)))
+    n_idle, (s_idle,) = _timed(still, _sensor_step(idle, []))
+    idle_runs = idle.perception.detector_runs if idle.perception is not None else 0
 
     return {
         "video": video, "size": list(size), "video_fps": fps, "frames": n_det,
         "model": settings.detector.model, "input_size": settings.detector.input_size,
-        "tracker": tracker is not None, "yaw": perception.yaw is not None,
+        "tracker": True, "yaw": perception.yaw is not None,
         "detector_only_fps": _rate(n_det, s_det),
         "fps": _rate(n_det, s_pipe),
         "idle_fps": _rate(n_idle, s_idle),
-        "detector_runs": runs, "idle_detector_runs": idle.detector_runs,
+        "detector_runs": perception.detector_runs, "idle_detector_runs": idle_runs,
         "stage_ms": {k: None if math.isnan(v) else round(v, 3) for k, v in stage_ms.items()},
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

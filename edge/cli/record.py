@@ -1,6 +1,6 @@
 """`dwell record SOURCE --out TRACE`: an anonymous trace of what the detector saw — no pixels.
 
-Runs the live perception and pipeline (so the detector looks exactly when `dwell run` would:
+Runs the sensor as `dwell run` does (so the detector looks exactly when `dwell run` would:
 on motion, and every motion.redetect_interval_s while anyone is tracked) and writes every frame
 the detector looked at. Frames it did not look at are not written; the pipeline ignores them
 live too, so `dwell replay TRACE` decides exactly what the live run decided. Nothing is
@@ -10,14 +10,12 @@ published. Stops at the end of a file, after --duration, or on Ctrl-C (the trace
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime
 from pathlib import Path
 
-from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+from edge.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load
 from edge.perception.models import ModelError
-from edge.vocabulary.errors import InputError
-from edge.vocabulary.events import Ping, VisitStarted
+from edge.vocabulary.types import Detections
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,59 +34,51 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def _is_file(uri: str) -> bool:
-    return Path(uri).is_file()
-
-
 def run(args: argparse.Namespace) -> int:
-    from edge.behaviour.pipeline import Pipeline
     from edge.offline.trace import TraceHeader, TraceWriter
-    from edge.perception.perceiver import Perception
     from edge.perception.sources import open_source
+    from edge.service.sensor import Sensor
 
     settings = load(args)
-    start = None
+    start = _start(args.start)
+    source = open_source(args.source, settings.source)  # InputError: exit 2, naming it
+    size = source.size
+    assert size is not None  # opened without waiting: it has delivered a frame
+    if start is None and source.live:
+        start = datetime.now().astimezone()
     try:
-        if args.start:
-            start = datetime.fromisoformat(args.start)
-        elif not _is_file(args.source):
-            start = datetime.now().astimezone()
-    except ValueError:
-        print(f"dwell record: --start {args.start!r} is not an ISO time", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        source = open_source(args.source, settings.source)
-    except InputError as exc:
-        print(f"dwell record: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        perception = Perception(settings, source.size)
-        pipeline = Pipeline(settings, source.size, start_wall=start)
-        fps = source.fps or 10.0
-        writer = TraceWriter.open(args.out, TraceHeader(float(fps), source.size, start))
+        sensor = Sensor(settings, frame_size=size, start_wall=start)
+        sensor.load_detector()
+        writer = TraceWriter.open(args.out, TraceHeader(float(source.fps or 10.0), size, start))
     except (ModelError, OSError, ValueError, RuntimeError) as exc:
         source.close()
-        print(f"dwell record: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    visits = pings = 0
+        raise CommandError(str(exc)) from None
+
+    def write(t: float, detections: Detections) -> None:
+        writer.write(t, detections)
+        if writer.frames % 100 == 0:
+            writer.flush()
+
+    sensor.looked.append(write)
     try:
         for frame in source.frames():
             if args.duration is not None and frame.t > args.duration:
                 break
-            dets = perception.observe(frame, pipeline.tracking)
-            if dets is None:
-                continue
-            writer.write(frame.t, dets)
-            for ev in pipeline.step(frame.t, dets):
-                visits += isinstance(ev, VisitStarted) and not ev.staff
-                pings += isinstance(ev, Ping)
-            if writer.frames % 100 == 0:
-                writer.flush()
+            sensor.process(frame)
     except KeyboardInterrupt:
         pass
     finally:
         writer.close()
         source.close()
-    print(f"recorded {writer.frames} frames to {args.out} "
-          f"({visits} visits, {pings} pings would have been sent)")
+    print(f"recorded {writer.frames} frames to {args.out} ({sensor.counts.visits} visits, "
+          f"{sensor.counts.pings_sent} pings would have been sent)")
     return EXIT_OK
+
+
+def _start(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--start {text!r} is not an ISO time", EXIT_USAGE) from None

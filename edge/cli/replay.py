@@ -11,14 +11,18 @@ malformed input (the message names file and line; no partial --out file is left)
 from __future__ import annotations
 
 import argparse
-import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+from edge.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load
+from edge.config.settings import Settings
 from edge.perception.models import ModelError
-from edge.vocabulary.errors import InputError
 from edge.vocabulary.events import Event, Held, Ping
+
+if TYPE_CHECKING:
+    from edge.delivery.publisher import MqttPublisher
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,39 +94,16 @@ def run(args: argparse.Namespace) -> int:
         try:
             check_plot_available()
         except PlotUnavailable as exc:
-            print(f"dwell replay: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-
-    def on_event(ev: Event) -> None:
-        if not args.explain:
-            return
-        if isinstance(ev, Held):
-            print(explain_line(ev))
-        elif isinstance(ev, Ping):
-            print(f"{ev.t:9.1f} s  visitor {ev.visitor:<4d} {ev.reason:<15s} PING"
-                  f"{' (escalation)' if ev.escalation else ''} after {ev.dwell_s:.0f} s")
-
-    from edge.delivery.mqtt import MqttError
-    from edge.delivery.publisher import replay_publisher
-
-    try:
-        publisher = replay_publisher(settings) if args.publish else None
-    except (MqttError, OSError) as exc:
-        print(f"dwell replay: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+            raise CommandError(str(exc), EXIT_USAGE) from None
+    publisher = _publisher(settings) if args.publish else None
     try:
         summary = replay(args.input, settings, out=args.out, fps=args.fps, size=args.size,
-                         start=args.start, speed=args.speed, on_event=on_event,
+                         start=args.start, speed=args.speed, on_event=_explainer(args.explain),
                          on_ping=publisher.publish if publisher is not None else None)
-    except InputError as exc:
-        print(f"dwell replay: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as exc:  # e.g. zones configured but the frame size unknown
-        print(f"dwell replay: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except ValueError as exc:  # a malformed input (InputError), or zones without a frame size
+        raise CommandError(str(exc), EXIT_USAGE) from None
     except (ModelError, OSError, RuntimeError) as exc:  # a video needs the detector model
-        print(f"dwell replay: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        raise CommandError(str(exc)) from None
     finally:
         if publisher is not None:
             publisher.close(drain_s=10.0)  # every ping confirmed by the broker, or said why
@@ -135,3 +116,29 @@ def run(args: argparse.Namespace) -> int:
         summary.plot(args.plot)
         print(f"plot: {args.plot}")
     return EXIT_OK
+
+
+def _explainer(explain: bool) -> Callable[[Event], None] | None:
+    """With --explain: a line for each held candidate and each ping."""
+    if not explain:
+        return None
+
+    def on_event(ev: Event) -> None:
+        if isinstance(ev, Held):
+            print(explain_line(ev))
+        elif isinstance(ev, Ping):
+            print(f"{ev.t:9.1f} s  visitor {ev.visitor:<4d} {ev.reason:<15s} PING"
+                  f"{' (escalation)' if ev.escalation else ''} after {ev.dwell_s:.0f} s")
+
+    return on_event
+
+
+def _publisher(settings: Settings) -> MqttPublisher:
+    """`--publish`: the replay's publisher (paho is imported only then)."""
+    from edge.delivery.mqtt import MqttError
+    from edge.delivery.publisher import replay_publisher
+
+    try:
+        return replay_publisher(settings)
+    except (MqttError, OSError) as exc:
+        raise CommandError(str(exc)) from None

@@ -12,7 +12,6 @@ says READY=1 and feeds the watchdog from the processing loop.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from edge.cli.common import EXIT_USAGE, CommandError, load
 
@@ -36,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
     from edge.delivery.mqtt import MqttError
     from edge.perception.models import ModelError
     from edge.service.live import Service
-    from edge.vocabulary.errors import InputError
 
     settings = load(args)
     uri = args.source or settings.source.uri
@@ -44,12 +42,7 @@ def run(args: argparse.Namespace) -> int:
         service = Service(settings, uri, config_path=args.config, realtime=args.realtime,
                           loop=args.loop)
         return service.run()
-    except (InputError, ModelError, MqttError) as exc:
-        print(f"dwell run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CommandError:
-        raise
+    except (ModelError, MqttError) as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
     except OSError as exc:  # e.g. the state directory is not writable
-        print(f"dwell run: {exc} (is state_dir {settings.state_dir} writable?)",
-              file=sys.stderr)
-        return 1
+        raise CommandError(f"{exc} (is state_dir {settings.state_dir} writable?)") from None

@@ -12,22 +12,15 @@ import json
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+
+from edge.vocabulary.acks import ACTIONS, Ack
+from edge.vocabulary.interfaces import AckHandler
 
 log = logging.getLogger("dwell.acks")
 
-ACTIONS = ("on_my_way", "dismiss", "done")
 MAX_ACK_BYTES = 1024  # a real ack is ~80 bytes
 MAX_BY_CHARS = 64
 KNOWN_IDS_KEPT = 2000  # ids of pings sent, newest kept; far more than a day's pings
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    ping_id: str
-    action: str
-    by: str | None
 
 
 class AckRejected(ValueError):
@@ -72,7 +65,7 @@ class AckFilter:
     The same (ping_id, action) twice (QoS 1 redelivery, two taps) reaches the handler once.
     """
 
-    def __init__(self, handler: Callable[[str, str, str | None], None]) -> None:
+    def __init__(self, handler: AckHandler) -> None:
         self._handler = handler
         self._lock = threading.Lock()
         self._sent: OrderedDict[str, float] = OrderedDict()  # ping id -> epoch sent
@@ -110,7 +103,7 @@ class AckFilter:
             self.refused["duplicate"] += 1
             log.debug("ack for %s (%s) again: ignored", ack.ping_id, ack.action)
             return None
-        self._handler(ack.ping_id, ack.action, ack.by)
+        self._handler(ack)
         return ack
 
     def _seen_for(self, ping_id: str) -> list[tuple[str, str]]:

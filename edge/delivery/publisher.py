@@ -48,8 +48,9 @@ from edge.delivery.status import (
     stats_payload,
     status_payload,
 )
+from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Ping
-from edge.vocabulary.interfaces import AckHandler
+from edge.vocabulary.interfaces import AckHandler, Publisher
 
 log = logging.getLogger("dwell.publisher")
 
@@ -61,7 +62,7 @@ def _dumps(data: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-class MqttPublisher:
+class MqttPublisher(Publisher):
     """The ``Publisher`` of a sensor. ``clock`` is wall-clock epoch seconds (tests pass one).
 
     ``role`` "replay" (`dwell replay --publish`) sends pings exactly alike but must not pose as
@@ -384,7 +385,8 @@ def replay_publisher(settings: Settings) -> MqttPublisher:
     payload, outbox, expiry), without posing as the live sensor (see ``role``). Acks are logged
     only: a replay's visitors are not in the shop to be helped."""
 
-    def on_ack(ping_id: str, action: str, by: str | None) -> None:
-        log.info("ack for replayed ping %s: %s%s", ping_id, action, f" by {by}" if by else "")
+    def on_ack(ack: Ack) -> None:
+        log.info("ack for replayed ping %s: %s%s", ack.ping_id, ack.action,
+                 f" by {ack.by}" if ack.by else "")
 
     return MqttPublisher(settings, on_ack, role="replay")

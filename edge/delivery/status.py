@@ -14,29 +14,9 @@ from typing import Any, Literal, Protocol
 
 from edge import __version__
 from edge.delivery.messages import iso_utc
+from edge.vocabulary.status import StatsSnapshot, StatusSnapshot
 
 State = Literal["online", "offline"]
-
-
-@dataclass(frozen=True, slots=True)
-class StatusSnapshot:
-    """How the sensor is doing right now (None: not known yet)."""
-
-    camera_ok: bool | None = None
-    fps: float | None = None
-    visitors_now: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StatsSnapshot:
-    """Today's numbers about visitors and pings, as the service counted them."""
-
-    visitors_today: int = 0
-    dwell_median_s: float | None = None
-    pings_today: int = 0
-    pings_by_reason: dict[str, int] = field(default_factory=dict)
-    acks: int = 0
-    ack_median_s: float | None = None
 
 
 class StatsSource(Protocol):

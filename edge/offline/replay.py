@@ -1,4 +1,4 @@
-"""Offline driver: a video, MOT detections or a trace -> Pipeline -> events JSONL + summary.
+"""Offline driver: a video, MOT detections or a trace -> Sensor -> events JSONL + summary.
 
 The owner's tuning loop: replay yesterday's trace with other thresholds and see what would have
 pinged. Deterministic: the same input and config give the same file, because time comes from
@@ -15,37 +15,38 @@ import hashlib
 import json
 import os
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Literal
 
-from edge.behaviour.pipeline import Pipeline
 from edge.behaviour.policy import PingIdFactory, deterministic_ping_ids
 from edge.config.settings import Settings
 from edge.offline.report import ReplaySummary
+from edge.service.sensor import Observation, Sensor, paced
 from edge.vocabulary.errors import InputError
 from edge.vocabulary.events import Event, Ping
-from edge.vocabulary.interfaces import Tracker
-from edge.vocabulary.types import Detections
+from edge.vocabulary.interfaces import FrameSource, Tracker
 
 InputKind = Literal["trace", "mot", "video"]
-Frames = Iterator[tuple[float, Detections | None]]
 
 
 @dataclass
 class ReplayInput:
-    """An opened input: its frames (given a way to ask whether anyone is tracked)."""
+    """An opened input: observations already made (a trace, MOT rows) or a video's frames."""
 
     kind: InputKind
     path: Path
     fps: float
     size: tuple[int, int] | None
     start: datetime | None
-    frames: Callable[[Callable[[], bool]], Frames]
-    close: Callable[[], None] = lambda: None
+    observations: Iterable[Observation] = ()
+    video: FrameSource | None = None
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
 
 
 def input_kind(path: Path, fps: float | None) -> InputKind:
@@ -77,8 +78,7 @@ def open_input(path: Path, settings: Settings, *, fps: float | None = None,
         from edge.offline.trace import read_trace
 
         header, frames = read_trace(path)
-        return ReplayInput("trace", path, header.fps, size or header.size, header.start,
-                           lambda _tracking: frames)
+        return ReplayInput("trace", path, header.fps, size or header.size, header.start, frames)
     if kind == "mot":
         if fps is None:
             raise InputError("MOT detections need --fps (the frame rate they were taken at)",
@@ -88,36 +88,32 @@ def open_input(path: Path, settings: Settings, *, fps: float | None = None,
                              path)
         from edge.offline.mot import read_mot_detections
 
-        return ReplayInput("mot", path, fps, size, None,
-                           lambda _tracking: iter(read_mot_detections(path, fps)))
-    return _video_input(path, settings)
+        return ReplayInput("mot", path, fps, size, None, read_mot_detections(path, fps))
+    from edge.perception.sources import FileSource  # only a video needs OpenCV
+
+    video = FileSource(path)
+    return ReplayInput("video", path, video.fps, video.size, None, video=video)
 
 
-def _video_input(path: Path, settings: Settings) -> ReplayInput:
-    from edge.perception.perceiver import Perception
-    from edge.perception.sources import open_source
+class EventsFile:
+    """Events JSONL written to a temporary file beside ``out``, renamed into place by
+    ``commit``; ``discard`` leaves nothing behind (a malformed input, a crash)."""
 
-    source = open_source(str(path), settings.source)
-    perception = Perception(settings, source.size)
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        fd, self._tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        self._fh: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
 
-    def frames(tracking: Callable[[], bool]) -> Frames:
-        for frame in source.frames():
-            yield frame.t, perception.observe(frame, tracking())
+    def write(self, ev: Event) -> None:
+        self._fh.write(json.dumps(ev.to_json(), separators=(",", ":")) + "\n")
 
-    return ReplayInput("video", path, source.fps, source.size, None, frames, source.close)
+    def commit(self) -> None:
+        self._fh.close()
+        os.replace(self._tmp, self.out)
 
-
-def _paced(frames: Frames, speed: float | None) -> Frames:
-    """Holds each frame back until its time at ``speed`` x real time (None: no pacing)."""
-    if not speed:
-        yield from frames
-        return
-    wall0 = time.monotonic()
-    for t, dets in frames:
-        wait = t / speed - (time.monotonic() - wall0)
-        if wait > 0:
-            time.sleep(wait)
-        yield t, dets
+    def discard(self) -> None:
+        self._fh.close()
+        Path(self._tmp).unlink(missing_ok=True)
 
 
 def replay(path: Path, settings: Settings, *, out: Path | None = None,
@@ -127,7 +123,7 @@ def replay(path: Path, settings: Settings, *, out: Path | None = None,
            on_ping: Callable[[Ping], None] | None = None,
            tracker: Tracker | None = None,
            ping_id: PingIdFactory | None = None) -> ReplaySummary:
-    """Replay ``path`` through the pipeline; write events to ``out`` (atomically) if given.
+    """Replay ``path`` through the sensor; write events to ``out`` (atomically) if given.
 
     ``on_ping`` sees every ping as it is decided (the seam for publishing a replay; pass
     ``ping_id=random_ping_ids()`` then, since replay ids repeat for the same input);
@@ -135,47 +131,44 @@ def replay(path: Path, settings: Settings, *, out: Path | None = None,
     of t=0) overrides a trace header's; without either, opening hours are not applied.
     """
     source = open_input(path, settings, fps=fps, size=size)
-    pipeline = Pipeline(settings, source.size, tracker=tracker,
-                        ping_id=ping_id or deterministic_ping_ids(input_seed(path)),
-                        start_wall=start or source.start)
     summary = ReplaySummary(source=str(path), kind=source.kind,
-                            hours_applied=pipeline.hours_applied,
                             hours_configured=bool(settings.policy.opening_hours))
-    sink, tmp = _open_out(out)
+    events = EventsFile(out) if out is not None else None
+    sinks: list[Callable[[Event], None]] = [summary.add]
+    if events is not None:
+        sinks.append(events.write)
+    if on_event is not None:
+        sinks.append(on_event)
+    if on_ping is not None:
+        sinks.append(lambda ev: on_ping(ev) if isinstance(ev, Ping) else None)
+    sensor = Sensor(settings, frame_size=source.size, sinks=sinks, tracker=tracker,
+                    ping_id=ping_id or deterministic_ping_ids(input_seed(path)),
+                    start_wall=start or source.start)
     try:
-        last_t = 0.0
-
-        def emit(events: list[Event]) -> None:
-            for ev in events:
-                summary.add(ev)
-                if sink is not None:
-                    sink.write(json.dumps(ev.to_json(), separators=(",", ":")) + "\n")
-                if on_event is not None:
-                    on_event(ev)
-                if on_ping is not None and isinstance(ev, Ping):
-                    on_ping(ev)
-
-        for t, dets in _paced(source.frames(lambda: pipeline.tracking), speed):
-            last_t = t
-            summary.frames += 1
-            emit(pipeline.step(t, dets))
-        emit(pipeline.finish(last_t))
-        summary.duration_s = last_t
+        summary.frames, summary.duration_s = _feed(sensor, source, speed)
     except BaseException:
-        if sink is not None:
-            sink.close()
-            Path(tmp).unlink(missing_ok=True)
+        if events is not None:
+            events.discard()
         raise
     finally:
         source.close()
-    if sink is not None and out is not None:
-        sink.close()
-        os.replace(tmp, out)
+    if events is not None:
+        events.commit()
+    summary.counts = sensor.counts
+    summary.hours_applied = sensor.start(source.size).hours_applied
     return summary
 
 
-def _open_out(out: Path | None) -> tuple[IO[str] | None, str]:
-    if out is None:
-        return None, ""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    return os.fdopen(fd, "w", encoding="utf-8"), tmp
+def _feed(sensor: Sensor, source: ReplayInput, speed: float | None) -> tuple[int, float]:
+    """Every frame or observation of ``source`` through ``sensor``; (frames, last t)."""
+    frames = 0
+    if source.video is not None:
+        for frame in paced(source.video.frames(), lambda f: f.t, speed):
+            frames += 1
+            sensor.process(frame)
+    else:
+        for t, detections in paced(source.observations, lambda o: o[0], speed):
+            frames += 1
+            sensor.step(t, detections)
+    sensor.finish()
+    return frames, sensor.last_t

@@ -7,13 +7,13 @@ matplotlib, an optional extra: ``pip install 'dwell-sensor[plot]'``.
 from __future__ import annotations
 
 import importlib.util
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edge.vocabulary.events import Event, Held, Ping, VisitEnded
+from edge.vocabulary.events import Event, Ping, VisitEnded
+from edge.vocabulary.tally import Tally
 
 
 class PlotUnavailable(RuntimeError):
@@ -29,48 +29,43 @@ def check_plot_available() -> None:
 
 @dataclass
 class ReplaySummary:
+    """What a replay found: the counts (the pipeline's ``Tally``), and the visits' spans and
+    the pings themselves for the plot."""
+
     source: str
     kind: str
     hours_applied: bool = True
     hours_configured: bool = False
     frames: int = 0
     duration_s: float = 0.0
+    counts: Tally = field(default_factory=Tally)
     visits: list[tuple[int, float, float]] = field(default_factory=list)  # id, start, end
-    staff_visits: int = 0
     pings: list[Ping] = field(default_factory=list)
-    held: Counter[str] = field(default_factory=Counter)
 
     def add(self, ev: Event) -> None:
-        if isinstance(ev, VisitEnded):
-            if ev.staff:
-                self.staff_visits += 1
-            else:
-                self.visits.append((ev.visitor, ev.t - ev.dwell_s, ev.t))
+        """A sink: keeps what the plot draws (counting is the Tally's job)."""
+        if isinstance(ev, VisitEnded) and not ev.staff:
+            self.visits.append((ev.visitor, ev.t - ev.dwell_s, ev.t))
         elif isinstance(ev, Ping):
             self.pings.append(ev)
-        elif isinstance(ev, Held):
-            self.held[ev.reason] += 1
 
     @property
     def dwells(self) -> list[float]:
         return [end - start for _, start, end in self.visits]
 
-    def pings_by_reason(self) -> Counter[str]:
-        return Counter("escalation" if p.escalation else p.reason for p in self.pings)
-
     def format(self) -> str:
         dwells = self.dwells
         lines = [f"replayed {self.source} ({self.kind}): {self.frames} frames, "
                  f"{self.duration_s:.1f} s",
-                 f"visits: {len(dwells)} (+{self.staff_visits} staff)"]
+                 f"visits: {len(dwells)} (+{self.counts.staff_visits} staff)"]
         if dwells:
             lines.append(f"dwell: median {np.median(dwells):.1f} s, "
                          f"p90 {np.percentile(dwells, 90):.1f} s, max {max(dwells):.1f} s")
-        by_reason = self.pings_by_reason()
-        lines.append(f"pings: {len(self.pings)}"
-                     + "".join(f", {k} {v}" for k, v in sorted(by_reason.items())))
-        lines.append(f"held back: {sum(self.held.values())}"
-                     + "".join(f", {k} {v}" for k, v in sorted(self.held.items())))
+        pings, held = self.counts.pings, self.counts.held
+        lines.append(f"pings: {pings.total()}"
+                     + "".join(f", {k} {v}" for k, v in sorted(pings.items())))
+        lines.append(f"held back: {held.total()}"
+                     + "".join(f", {k} {v}" for k, v in sorted(held.items())))
         if self.hours_configured and not self.hours_applied:
             lines.append("opening hours: NOT applied (the input has no start time; "
                          "give --start YYYY-MM-DDTHH:MM)")
