@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli.config import default_config_text
+from edge.config.render import default_config_text
 from edge.config.settings import ConfigError, load_settings, masked_dict
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,17 +13,25 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class CommandError(Exception):
-    """A failure to report as one line on stderr and an exit code, without a traceback."""
+    """A failure to report as one line on stderr and an exit code, without a traceback.
 
-    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+    The one handler in ``edge.cli.main`` prints it as ``dwell COMMAND: message``; ``command``
+    names a sub-action when the message is about one (``models install``).
+    """
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE,
+                 command: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.command = command
 
 
-def load(args: argparse.Namespace, **overrides: Any) -> Settings:
-    """Settings for this invocation, logging configured; exits 2 naming a bad key."""
+def load(args: argparse.Namespace, config_path: str | None = None,
+         **overrides: Any) -> Settings:
+    """Settings for this invocation (``config_path``, else --config), logging configured;
+    exits 2 naming a bad key."""
     try:
-        settings = load_settings(getattr(args, "config", None), **overrides)
+        settings = load_settings(config_path or getattr(args, "config", None), **overrides)
     except ConfigError as exc:
         print(f"dwell: invalid configuration:\n{exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(args.func(args) or 0)
     except CommandError as exc:
-        print(f"dwell {args.command}: {exc}", file=sys.stderr)
+        print(f"dwell {exc.command or args.command}: {exc}", file=sys.stderr)
         code = exc.code
     except InputError as exc:
         print(f"dwell {args.command}: {exc}", file=sys.stderr)

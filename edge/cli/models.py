@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+from edge.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load
+
+INSTALL = "models install"  # how its errors name the command
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +33,7 @@ def list_models(args: argparse.Namespace) -> int:
         specs = load_manifest()
         rows = list_installed(settings.models_dir)
     except ModelError as exc:
-        print(f"dwell models: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        raise CommandError(str(exc)) from None
     print("looked in: " + ", ".join(str(d) for d in search_dirs(settings.models_dir)))
     for row in rows:
         model = specs[row.name]
@@ -52,20 +52,16 @@ def install_model(args: argparse.Namespace) -> int:
     try:
         known = load_manifest()
     except ModelError as exc:
-        print(f"dwell models: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        raise CommandError(str(exc)) from None
     if args.name not in known:
-        print(f"dwell models install: unknown model {args.name!r}; known: "
-              f"{', '.join(sorted(known))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"unknown model {args.name!r}; known: {', '.join(sorted(known))}",
+                           EXIT_USAGE, INSTALL)
     if args.source is not None and not args.source.is_dir():
-        print(f"dwell models install: --from {args.source}: not a directory", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"--from {args.source}: not a directory", EXIT_USAGE, INSTALL)
     dest = args.dest or settings.models_dir or user_models_dir()
     try:
         path = install(args.name, dest, args.source)
     except ModelError as exc:
-        print(f"dwell models install: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        raise CommandError(str(exc), command=INSTALL) from None
     print(f"installed {args.name}: {path} (sha256 ok)")
     return EXIT_OK

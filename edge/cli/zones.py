@@ -9,11 +9,11 @@ snapshot to see them drawn. Delete the picture afterwards: it may show people.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from edge.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, load
+from edge.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load
+from edge.config.sections import SourceConfig
 
 # BGR colours per zone kind
 KIND_COLOURS = {
@@ -39,29 +39,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.vocabulary.errors import InputError
-
     if args.snapshot.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        print(f"dwell zones: {args.snapshot}: use a .png or .jpg name", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"{args.snapshot}: use a .png or .jpg name", EXIT_USAGE)
     if not args.snapshot.parent.is_dir():
-        print(f"dwell zones: {args.snapshot.parent}: no such directory", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(f"{args.snapshot.parent}: no such directory", EXIT_USAGE)
     settings = load(args)
     uri = args.source or settings.source.uri
-    try:
-        image = grab_frame(uri, settings, args.at)
-    except InputError as exc:
-        print(f"dwell zones: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    image = grab_frame(uri, settings.source, args.at)  # InputError: exit 2, naming the source
     draw_grid(image)
     for zone in settings.zones:
         draw_zone(image, zone)
     import cv2
 
     if not cv2.imwrite(str(args.snapshot), image):
-        print(f"dwell zones: could not write {args.snapshot}", file=sys.stderr)
-        return EXIT_FAILURE
+        raise CommandError(f"could not write {args.snapshot}")
     h, w = image.shape[:2]
     print(f"wrote {args.snapshot} ({w}x{h}) from {uri} with {len(settings.zones)} zone(s) and "
           f"a grid every {GRID_STEP:g}")
@@ -73,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def grab_frame(uri: str, settings: Any, at_s: float) -> Any:
+def grab_frame(uri: str, cfg: SourceConfig, at_s: float) -> Any:
     """One frame (a copy) from the source; for a file the one at ``at_s`` seconds."""
     from edge.perception.sources import open_source
     from edge.vocabulary.errors import InputError
 
-    source = open_source(uri, settings.source)
+    source = open_source(uri, cfg)
     try:
         for frame in source.frames():
             if frame.t + 1e-6 >= at_s:
