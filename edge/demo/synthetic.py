@@ -14,7 +14,6 @@ There are no pixels anywhere: this is also what makes the demo run without a cam
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -25,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from edge.offline.trace import TraceHeader, frame_line, header_line
 from edge.vocabulary.types import Detections
 
 FPS = 10.0
 SIZE = (640, 480)
-TRACE_HEADER = {"format": "dwell-trace", "version": 1}
 
 # Zones of the synthetic shop (normalised 0..1; feet decide membership).
 DEMO_ZONES: list[dict[str, Any]] = [
@@ -156,15 +155,11 @@ def _yaw(actor: Actor, t: float, vy: float, rng: np.random.Generator) -> float:
 
 
 def trace_lines(seed: int = 0, fps: float = FPS, size: tuple[int, int] = SIZE) -> Iterator[str]:
-    """The trace as JSONL lines: the header, then one line per frame."""
-    yield json.dumps({**TRACE_HEADER, "fps": fps, "size": list(size)})
+    """The trace as JSONL lines (written as `dwell record` writes them): the header, then one
+    line per frame."""
+    yield header_line(TraceHeader(fps, size))
     for t, det in generate(seed, fps, size):
-        people = [
-            {"box": [round(float(v), 1) for v in box], "score": round(float(score), 3),
-             "yaw": None if math.isnan(yaw) else round(float(yaw), 1)}
-            for box, score, yaw in zip(det.xywh, det.score, det.yaw, strict=True)
-        ]
-        yield json.dumps({"t": round(t, 3), "people": people})
+        yield frame_line(t, det)
 
 
 def write_trace(path: Path | None = None, seed: int = 0, fps: float = FPS) -> Path:

@@ -44,12 +44,28 @@ class TraceHeader:
         return data
 
 
+def header_line(header: TraceHeader) -> str:
+    """The trace's first line (no newline)."""
+    return json.dumps(header.to_json(), separators=(",", ":"))
+
+
+def frame_line(t: float, detections: Detections) -> str:
+    """One frame's line (no newline): boxes as [x, y, w, h], score and yaw; never pixels."""
+    people = []
+    xywh = detections.xywh.tolist()
+    for box, score, yaw in zip(xywh, detections.score.tolist(), detections.yaw.tolist(),
+                               strict=True):
+        people.append({"box": [round(v, 1) for v in box], "score": round(score, 3),
+                       "yaw": None if math.isnan(yaw) else round(yaw, 1)})
+    return json.dumps({"t": round(t, 4), "people": people}, separators=(",", ":"))
+
+
 class TraceWriter:
     """Writes a trace to an open text stream (``open`` for a path)."""
 
     def __init__(self, stream: IO[str], header: TraceHeader) -> None:
         self._out = stream
-        self._out.write(json.dumps(header.to_json(), separators=(",", ":")) + "\n")
+        self._out.write(header_line(header) + "\n")
         self.frames = 0
 
     @classmethod
@@ -57,14 +73,7 @@ class TraceWriter:
         return cls(Path(path).open("w", encoding="utf-8"), header)
 
     def write(self, t: float, detections: Detections) -> None:
-        people = []
-        xywh = detections.xywh.tolist()
-        for box, score, yaw in zip(xywh, detections.score.tolist(), detections.yaw.tolist(),
-                                   strict=True):
-            people.append({"box": [round(v, 1) for v in box], "score": round(score, 3),
-                           "yaw": None if math.isnan(yaw) else round(yaw, 1)})
-        self._out.write(json.dumps({"t": round(t, 4), "people": people},
-                                   separators=(",", ":")) + "\n")
+        self._out.write(frame_line(t, detections) + "\n")
         self.frames += 1
 
     def flush(self) -> None:
