@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +23,13 @@ from edge.delivery.messages import iso_utc
 from edge.delivery.publisher import MqttPublisher
 from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
-from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
+from tests.delivery_helpers import (
+    Collector,
+    make_ping,
+    make_settings,
+    publish_raw,
+    wait_until,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -60,19 +67,22 @@ def ntfy() -> Iterator[FakeNtfy]:
     server.close()
 
 
-def start_bridge(port: int, ntfy_url: str, prefix: str, tmp_path: Path
+def start_bridge(port: int, ntfy_url: str, prefix: str, tmp_path: Path, *extra: str
                  ) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "DWELL_MQTT__PORT": str(port), "DWELL_MQTT__TOPIC_PREFIX": prefix,
            "DWELL_NTFY__TOKEN": "tk_secret", "DWELL_NTFY__ACK_PORT": "0",
            "DWELL_STATE_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "--config", "/dev/null", "bridge", "ntfy",
-         "--server", ntfy_url, "--topic", "shop-pings", "--client-id", f"bridge-{prefix}"],
+         "--server", ntfy_url, "--topic", "shop-pings", "--client-id", f"bridge-{prefix}",
+         *(extra or ("--local-acks",))],
         stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert "ack endpoint" in line, line + proc.stderr.read()
-    return proc, line.rsplit(" ", 1)[1].strip()
+    lines = [proc.stderr.readline()]
+    while "forwarding" not in lines[-1] and lines[-1] and len(lines) < 5:
+        lines.append(proc.stderr.readline())  # warnings may come first
+    assert "forwarding" in lines[-1], "".join(lines) + proc.stderr.read()
+    return proc, lines[-1].rsplit(" ", 1)[1].strip()
 
 
 def tap(url: str) -> int:
@@ -114,6 +124,9 @@ def test_pings_become_ntfy_messages_and_button_acks(mosquitto: Mosquitto, tmp_pa
         assert tap(forged) == 403
         assert tap(on_my_way["url"]) == 200
         wait_until(lambda: len(acks) == 1)
+        # a second press, or a replay of the captured link: gone, not a second ack
+        assert tap(on_my_way["url"]) == 410
+        assert tap(first["actions"][1]["url"]) == 410
     finally:
         bridge.send_signal(signal.SIGINT)
         _, err = bridge.communicate(timeout=10)
@@ -141,13 +154,13 @@ def test_refusals_and_bad_button_requests_in_process(mosquitto: Mosquitto,
                                                             topic_prefix="nt2"),
                         ntfy=NtfyConfig(server=refusing.url, topic="t", ack_port=0,
                                         ack_secret="fixed"))
-    bridge = NtfyBridge(settings, client_id="bridge-nt2")
+    bridge = NtfyBridge(settings, client_id="bridge-nt2", local_acks=True)
     try:
         publish_raw(mosquitto.port, "nt2/s/c/ping", b'{"id":"r1","title":"t","message":"m"}')
         wait_until(lambda: bridge.counts["refused"] == 1)
         assert bridge.handle_ack("base=nt2/s/c&ping=r1&action=hug&sig=x")[0] == 400
         assert bridge.handle_ack("ping=r1&action=dismiss")[0] == 400
-        url = bridge.button_url("nt2/s/c", "r1", "dismiss")
+        url = bridge.links.url("nt2/s/c", "r1", "dismiss", time.time() + 60)
         assert tap(url) == 200
         assert tap(url.replace("/ack?", "/other?")) == 404
     finally:
@@ -155,9 +168,65 @@ def test_refusals_and_bad_button_requests_in_process(mosquitto: Mosquitto,
         refusing.close()
     assert bridge.counts["forwarded"] == 0 and bridge.counts["acks"] == 1
     # the same secret signs the same button: it keeps working across a bridge restart
-    again = NtfyBridge(settings, client_id="bridge-nt2")
+    again = NtfyBridge(settings, client_id="bridge-nt2", local_acks=True)
     try:
-        assert again.button_url("nt2/s/c", "r1", "dismiss").split("sig=")[1] == \
+        exp = int(url.split("exp=")[1].split("&")[0])
+        assert again.links.url("nt2/s/c", "r1", "dismiss", exp).split("sig=")[1] == \
             url.split("sig=")[1]
     finally:
         again.close()
+
+
+def test_a_loopback_ack_url_is_refused_saying_how_to_set_it(tmp_path: Path) -> None:
+    """The old default pointed the buttons at 127.0.0.1, the phone itself: they did nothing."""
+    for extra in ([], ["--ack-url", "http://127.0.0.1:8787"]):
+        proc = subprocess.run([sys.executable, "-m", "edge.cli", "--config", "/dev/null",
+                               "bridge", "ntfy", "--topic", "t", *extra],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=30)
+        assert proc.returncode == 2, proc.stderr
+        line, = proc.stderr.strip().splitlines()
+        assert line.startswith("dwell bridge ntfy: ntfy.ack_url")
+        assert "phone cannot reach" in line and "DWELL_NTFY__ACK_URL" in line
+        assert "--local-acks" in line
+
+
+def test_lan_ack_url_and_sigterm_prints_counts(mosquitto: Mosquitto, tmp_path: Path,
+                                               ntfy: FakeNtfy) -> None:
+    """With a LAN ack URL the buttons carry it; systemctl stop (SIGTERM) ends the bridge
+    cleanly (exit 0) with its counts."""
+    bridge, endpoint = start_bridge(mosquitto.port, ntfy.url, "nt3", tmp_path,
+                                    "--ack-url", "http://192.0.2.10:8787")
+    try:
+        assert endpoint == "http://192.0.2.10:8787/ack"
+        publish_raw(mosquitto.port, "nt3/shop/entrance/ping", b'{"id":"l1","title":"t"}')
+        wait_until(lambda: len(ntfy.received) == 1)
+        assert ntfy.received[0][2]["actions"][0]["url"].startswith(
+            "http://192.0.2.10:8787/ack?")
+        bridge.send_signal(signal.SIGTERM)
+        _, err = bridge.communicate(timeout=10)
+    finally:
+        bridge.kill()
+    assert bridge.returncode == 0, err
+    assert "'forwarded': 1" in err
+
+
+def test_a_button_pressed_after_its_ping_expired_is_gone(mosquitto: Mosquitto,
+                                                        tmp_path: Path, ntfy: FakeNtfy) -> None:
+    bridge, _ = start_bridge(mosquitto.port, ntfy.url, "nt4", tmp_path)
+    got: list[bytes] = []
+    sub = Collector(mosquitto.port, ["nt4/+/+/ack"])
+    try:
+        short = {"id": "s1", "title": "t", "message": "m",
+                 "expires_at": iso_utc(time.time() + 1.5)}
+        publish_raw(mosquitto.port, "nt4/shop/entrance/ping", json.dumps(short).encode())
+        wait_until(lambda: len(ntfy.received) == 1)
+        button = ntfy.received[0][2]["actions"][0]["url"]
+        time.sleep(1.6)
+        assert tap(button) == 410
+        time.sleep(0.3)
+        got = [m.payload for m in sub.messages]
+    finally:
+        bridge.send_signal(signal.SIGTERM)
+        bridge.communicate(timeout=10)
+        sub.close()
+    assert got == []  # no ack reached the sensor

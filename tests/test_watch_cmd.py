@@ -151,3 +151,58 @@ def test_replay_publish_reaches_the_watch(mosquitto: Mosquitto, tmp_path: Path) 
     assert code == 0, err
     assert [(p["id"], p["reason"]) for p in shown] == expected
     assert took >= 75.0 / 40  # paced: the 75 s trace at 40 x takes at least 1.9 s
+
+
+def test_several_pings_oldest_first_by_number_and_expiry(mosquitto: Mosquitto,
+                                                         tmp_path: Path) -> None:
+    """o answers the oldest open ping, 3d the one shown as #3; an expired ping (#2, 4 s)
+    leaves the list (o then finds nothing to answer); each confirmation names its ping."""
+    import pty
+
+    from edge.delivery.messages import iso_utc
+    from tests.delivery_helpers import Collector
+
+    acks = Collector(mosquitto.port, ["w6/shop/+/ack"])
+    master, slave = pty.openpty()
+    env = {**os.environ, "DWELL_MQTT__PORT": str(mosquitto.port),
+           "DWELL_MQTT__TOPIC_PREFIX": "w6", "DWELL_STATE_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "--config", "/dev/null", "watch",
+                             "--client-id", "w6-watch", "--by", "cleo", "--no-bell"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path, env=env)
+
+    def ping(ping_id: str, title: str, lives_s: float) -> bytes:
+        return json.dumps({"id": ping_id, "title": title, "message": "m",
+                           "ts": iso_utc(time.time()),
+                           "expires_at": iso_utc(time.time() + lives_s)}).encode()
+
+    def lines(n: int) -> list[str]:
+        assert proc.stdout is not None
+        return [proc.stdout.readline().rstrip("\n") for _ in range(n)]
+
+    try:
+        assert proc.stderr is not None
+        assert "subscribed to" in proc.stderr.readline()
+        publish_raw(mosquitto.port, "w6/shop/entrance/ping", ping("p1", "First", 60),
+                    ping("p2", "Second", 4.0), ping("p3", "Third", 60))
+        shown = lines(6)
+        assert [line.split("]")[1].split(" —")[0] for line in shown[::2]] == [
+            " #1 First", " #2 Second", " #3 Third"]
+        assert "3o answers this one" in shown[5]
+        os.write(master, b"o")
+        assert lines(1) == ["        -> on my way: #1 First"]
+        os.write(master, b"3d")
+        assert lines(1) == ["        -> dismiss: #3 Third"]
+        assert lines(1) == ["        #2 Second expired unanswered"]
+        os.write(master, b"o")
+        assert lines(1) == ["        no open ping (open: none)"]
+        acks.wait_for(lambda m: len(m) == 2)
+        os.write(master, b"q")
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+        os.close(slave)
+        acks.close()
+    answered = [(m.json()["ping_id"], m.json()["action"], m.json()["by"]) for m in acks.messages]
+    assert answered == [("p1", "on_my_way", "cleo"), ("p3", "dismiss", "cleo")]

@@ -3,19 +3,20 @@ button comes back to MQTT through a tiny HTTP endpoint served by the bridge.
 
 Why an endpoint of our own (and not an ntfy topic the bridge subscribes to): the button's ack
 then needs no second ntfy topic, reaches the sensor even when the ntfy server is on the
-internet, and is *signed*: each button URL carries an HMAC of (topic, ping id, action) under
-``ntfy.ack_secret``, so nobody who merely sees the ntfy topic can forge an answer for another
-ping or store. The phone must reach ``ntfy.ack_url`` (the shop's LAN, or a reverse proxy).
+internet, and is *signed*, expiring and used once (edge/bridges/ack_links.py). The phone must
+reach ``ntfy.ack_url`` (the shop's LAN, or a reverse proxy): a loopback URL is refused.
 
 Flow: MQTT ``<prefix>/+/+/ping`` (persistent session) -> drop duplicate ids and expired pings
 -> POST JSON to the ntfy server (worker thread, a few retries) -> phone/watch -> button ->
 POST <ack_url>/ack?... -> signature checked -> ack published on ``<prefix>/<store>/<camera>/ack``.
+
+It also reads each sensor's retained ``status``: when a sensor goes offline or loses its camera
+the phone gets one notification, and one when it is back (edge/bridges/health.py), never one per
+status message.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import queue
@@ -27,12 +28,14 @@ import urllib.request
 from collections import Counter, OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 
+from edge.bridges.ack_links import AckLinks, check_base_url, is_local_host
+from edge.bridges.health import HealthChange, HealthWatch
 from edge.config.settings import Settings
-from edge.delivery.acks import ACTIONS, ack_payload
+from edge.delivery.acks import ack_payload
 from edge.delivery.messages import parse_iso_utc
 from edge.delivery.mqtt import MqttError, connect_now, make_client, session_properties
 
@@ -45,22 +48,34 @@ ATTEMPTS = 3
 
 
 class NtfyBridge:
-    """Runs until ``close``; ``forwarded`` counts notifications the ntfy server accepted."""
+    """Runs until ``close``; ``forwarded`` counts pings the ntfy server accepted.
 
-    def __init__(self, settings: Settings, client_id: str = "dwell-bridge-ntfy") -> None:
+    ``local_acks`` accepts an ack URL on this machine (127.0.0.1): only a phone or browser on
+    the same machine could press such buttons. Without it a missing or loopback
+    ``ntfy.ack_url`` raises AckUrlError saying how to set it.
+    """
+
+    def __init__(self, settings: Settings, client_id: str = "dwell-bridge-ntfy",
+                 local_acks: bool = False) -> None:
         self.cfg = settings.ntfy
         if not self.cfg.topic:
             raise ValueError("ntfy.topic is not set (the topic the phone subscribes to)")
+        check_base_url(self.cfg.ack_url, local_acks)
         self.mqtt_cfg = settings.mqtt
         secret = self.cfg.ack_secret.get_secret_value() if self.cfg.ack_secret else None
-        self._secret = (secret or secrets.token_hex(32)).encode()
         self.counts: Counter[str] = Counter()
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._work: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._health = HealthWatch()
+        self._work: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._server = ThreadingHTTPServer((self.cfg.ack_host, self.cfg.ack_port),
                                            self._handler_class())
         host, port = self._server.server_address[:2]
         self.ack_url = (self.cfg.ack_url or f"http://{host!s}:{port}").rstrip("/")
+        if self.cfg.ack_url and is_local_host(str(host)) and not local_acks:
+            log.warning("the ack endpoint listens on %s only: phones reach %s only through a "
+                        "reverse proxy on this machine (ntfy.ack_host = \"0.0.0.0\" listens "
+                        "on the LAN)", host, self.ack_url)
+        self.links = AckLinks(self.ack_url, (secret or secrets.token_hex(32)).encode())
         self._threads = [
             threading.Thread(target=self._server.serve_forever, name="ntfy-acks", daemon=True),
             threading.Thread(target=self._forward_loop, name="ntfy-post", daemon=True),
@@ -68,12 +83,22 @@ class NtfyBridge:
         for thread in self._threads:
             thread.start()
         self.topic = f"{self.mqtt_cfg.topic_prefix}/+/+/ping"
+        self.status_topic = f"{self.mqtt_cfg.topic_prefix}/+/+/status"
         self.client = make_client(self.mqtt_cfg, client_id)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, r, p: (
-            c.subscribe(self.topic, qos=1) if not r.is_failure else None)
+            c.subscribe([(self.topic, 1), (self.status_topic, 1)]) if not r.is_failure
+            else None)
         subscribed = threading.Event()
-        self.client.on_subscribe = lambda c, u, mid, codes, p: subscribed.set()
+
+        def on_subscribe(c: mqtt.Client, u: Any, mid: int, codes: Any, p: Any) -> None:
+            for topic, code in zip((self.topic, self.status_topic), codes, strict=False):
+                if code.is_failure:
+                    log.error("subscription to %s refused: %s (the broker's ACL needs 'topic "
+                              "read %s' for this user)", topic, code, topic)
+            subscribed.set()
+
+        self.client.on_subscribe = on_subscribe
         try:
             # persistent: pings sent while the bridge restarts still reach the phone
             connect_now(self.client, self.mqtt_cfg, clean_start=False,
@@ -87,6 +112,9 @@ class NtfyBridge:
     # -- MQTT -> ntfy -------------------------------------------------------------------
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.endswith("/status"):
+            self._on_status(msg.topic, bytes(msg.payload))
+            return
         try:
             ping = json.loads(msg.payload)
             ping_id = str(ping["id"])
@@ -101,21 +129,41 @@ class NtfyBridge:
         while len(self._seen) > SEEN_KEPT:
             self._seen.popitem(last=False)
         ping["_base"] = msg.topic.rsplit("/", 1)[0]
-        self._work.put(ping)
+        self._work.put(("ping", ping))
+
+    def _on_status(self, topic: str, payload: bytes) -> None:
+        try:
+            change = self._health.update(topic, payload)
+        except ValueError:
+            self.counts["malformed_status"] += 1
+            log.warning("ignored a malformed status on %s", topic)
+            return
+        if change is not None:
+            log.warning("%s: %s", change.title, change.message)
+            self._work.put(("health", self.health_notification(change)))
 
     def _forward_loop(self) -> None:
-        while (ping := self._work.get()) is not None:
+        while (item := self._work.get()) is not None:
+            kind, data = item
             try:
-                self._forward(ping)
+                if kind == "ping":
+                    self._forward(data)
+                elif self._post(data, "a sensor health notice"):
+                    self.counts["health_notices"] += 1
             except Exception:  # one bad ping must not end the bridge
-                log.exception("forwarding ping %s failed", ping.get("id"))
+                log.exception("forwarding %s %s failed", kind, data.get("id"))
 
     def _forward(self, ping: dict[str, Any]) -> None:
-        if _expired(ping):
+        if _expires_at(ping, self.mqtt_cfg.ping_expiry_s) <= time.time():
             self.counts["expired"] += 1
             log.info("ping %s expired before it reached ntfy: not sent late", ping["id"])
             return
-        body = json.dumps(self.notification(ping)).encode()
+        if self._post(self.notification(ping), f"ping {ping['id']}"):
+            self.counts["forwarded"] += 1
+
+    def _post(self, notification: dict[str, Any], what: str) -> bool:
+        """POST one notification to the ntfy server, with a few retries; True if accepted."""
+        body = json.dumps(notification).encode()
         headers = {"Content-Type": "application/json"}
         if self.cfg.token is not None:
             headers["Authorization"] = f"Bearer {self.cfg.token.get_secret_value()}"
@@ -125,15 +173,13 @@ class NtfyBridge:
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:
                     response.read()
-                self.counts["forwarded"] += 1
-                return
+                return True
             except urllib.error.HTTPError as exc:
                 if 400 <= exc.code < 500:
                     self.counts["refused"] += 1
-                    log.error("ntfy server %s refused ping %s: HTTP %s %s (check ntfy.topic "
-                              "and ntfy.token)", self.cfg.server, ping["id"], exc.code,
-                              exc.reason)
-                    return
+                    log.error("ntfy server %s refused %s: HTTP %s %s (check ntfy.topic "
+                              "and ntfy.token)", self.cfg.server, what, exc.code, exc.reason)
+                    return False
                 error = f"HTTP {exc.code}"
             except (urllib.error.URLError, OSError) as exc:
                 error = str(getattr(exc, "reason", exc))
@@ -141,10 +187,12 @@ class NtfyBridge:
                         attempt, ATTEMPTS)
             time.sleep(min(4.0, 0.5 * 2 ** attempt))
         self.counts["failed"] += 1
+        return False
 
     def notification(self, ping: dict[str, Any]) -> dict[str, Any]:
         """The ntfy JSON publish body for one ping."""
         base, ping_id = ping["_base"], str(ping["id"])
+        expires = _expires_at(ping, self.mqtt_cfg.ping_expiry_s)
         return {
             "topic": self.cfg.topic,
             "title": ping.get("title") or "dwell",
@@ -152,35 +200,37 @@ class NtfyBridge:
             "priority": self.cfg.priority,
             "tags": [TAGS.get(str(ping.get("reason")), "bell"), str(ping.get("store", ""))],
             "actions": [
-                {"action": "http", "label": label, "url": self.button_url(base, ping_id, action),
+                {"action": "http", "label": label,
+                 "url": self.links.url(base, ping_id, action, expires),
                  "method": "POST", "clear": True}
                 for label, action in BUTTONS
             ],
         }
 
+    def health_notification(self, change: HealthChange) -> dict[str, Any]:
+        """The ntfy body telling that a sensor went offline, lost its camera, or is back."""
+        problem = change.health != "ok"
+        return {
+            "topic": self.cfg.topic,
+            "title": change.title,
+            "message": change.message,
+            # a dead sensor matters as much as a ping; "back" is good news, told gently
+            "priority": self.cfg.priority if problem else 3,
+            "tags": ["warning" if problem else "white_check_mark", change.sensor],
+        }
+
     # -- ntfy button -> MQTT ack --------------------------------------------------------
-
-    def button_url(self, base: str, ping_id: str, action: str) -> str:
-        query = urlencode({"base": base, "ping": ping_id, "action": action,
-                           "sig": self._sign(base, ping_id, action)})
-        return f"{self.ack_url}/ack?{query}"
-
-    def _sign(self, base: str, ping_id: str, action: str) -> str:
-        message = f"{base}\n{ping_id}\n{action}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
 
     def handle_ack(self, query: str) -> tuple[int, str]:
         """(HTTP status, text) for a button press; publishes the ack when it is genuine."""
-        params = {k: v[0] for k, v in parse_qs(query).items()}
-        base, ping_id, action = params.get("base"), params.get("ping"), params.get("action")
-        if not base or not ping_id or action not in ACTIONS:
-            return 400, "missing or bad base, ping or action"
-        expected = self._sign(base, ping_id, action)
-        if not hmac.compare_digest(expected, params.get("sig", "")):
-            self.counts["bad_signature"] += 1
-            return 403, "signature does not match (bridge restarted without ntfy.ack_secret?)"
-        info = self.client.publish(f"{base}/ack", ack_payload(ping_id, action, "ntfy"), qos=1)
+        status, text, link = self.links.check(query)
+        if link is None:
+            self.counts[{403: "bad_signature", 410: "gone"}.get(status, "bad_request")] += 1
+            return status, text
+        info = self.client.publish(f"{link.base}/ack",
+                                   ack_payload(link.ping_id, link.action, "ntfy"), qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.links.release(link)  # not answered: the button must work when pressed again
             return 503, "broker unreachable, try again"
         self.counts["acks"] += 1
         return 200, "ok"
@@ -216,8 +266,9 @@ class NtfyBridge:
         self._server.server_close()
 
 
-def _expired(ping: dict[str, Any]) -> bool:
+def _expires_at(ping: dict[str, Any], default_s: float) -> float:
+    """When the ping stops mattering; without a readable expires_at, ``default_s`` from now."""
     try:
-        return parse_iso_utc(str(ping["expires_at"])) <= time.time()
+        return parse_iso_utc(str(ping["expires_at"]))
     except (KeyError, ValueError):
-        return False
+        return time.time() + default_s

@@ -48,13 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edge.cli.common import EXIT_USAGE, CommandError
     from edge.vocabulary.errors import InputError
 
+    name = " ".join(filter(None, (args.command, getattr(args, "kind", None))))  # bridge ntfy
     try:
         code = int(args.func(args) or 0)
     except CommandError as exc:
-        print(f"dwell {exc.command or args.command}: {exc}", file=sys.stderr)
+        print(f"dwell {exc.command or name}: {exc}", file=sys.stderr)
         code = exc.code
     except InputError as exc:
-        print(f"dwell {args.command}: {exc}", file=sys.stderr)
+        print(f"dwell {name}: {exc}", file=sys.stderr)
         code = EXIT_USAGE
     except KeyboardInterrupt:
         code = 130

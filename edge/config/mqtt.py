@@ -108,13 +108,14 @@ class NtfyConfig(Section):
     ack_host: str = Field(
         "127.0.0.1",
         description="Address the bridge's ack endpoint listens on. 0.0.0.0 lets phones on the "
-        "shop's LAN reach it; 127.0.0.1 only suits a reverse proxy.",
+        "shop's LAN reach it; 127.0.0.1 only suits a reverse proxy on this machine.",
     )
     ack_port: int = Field(8787, ge=0, le=65535, description="Port of the ack endpoint (0: any).")
     ack_url: str | None = Field(
         None, pattern=r"^https?://",
         description="URL the phone uses to reach the ack endpoint (e.g. http://192.168.1.10:8787"
-        "). None uses http://<ack_host>:<ack_port>.",
+        ", or a reverse proxy's URL). Required: the bridge refuses to start without it, or with "
+        "a loopback URL a phone cannot reach, unless run with --local-acks (tests).",
     )
     ack_secret: SecretStr | None = Field(
         None,

@@ -2,7 +2,9 @@
 
 Published (retained) by the publisher on every connect when ``mqtt.homeassistant_discovery`` is
 on. The sensors read the retained status and stats topics, so Home Assistant needs no polling;
-availability follows the status topic's ``state`` (the last will turns it unavailable).
+availability follows the status topic's ``state`` (the last will turns it unavailable). The
+Status sensor reads online, offline or camera_lost, so an automation (the health blueprint in
+deploy/homeassistant/) can tell the assistant once when a sensor dies and once when it is back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ from typing import Any
 
 from edge import __version__
 from edge.delivery.mqtt import Topics
+
+# online / offline / camera_lost (what deploy/homeassistant/dwell_sensor_health.yaml watches);
+# any other state the sensor reports passes through as it is.
+STATUS_TEMPLATE = (
+    "{% if value_json.state == 'offline' %}offline"
+    "{% elif value_json.camera_ok == false %}camera_lost"
+    "{% else %}{{ value_json.state }}{% endif %}"
+)
 
 
 def discovery_messages(discovery_prefix: str, topics: Topics, store: str,
@@ -38,8 +48,9 @@ def discovery_messages(discovery_prefix: str, topics: Topics, store: str,
         {"object_id": "pings_today", "name": "Pings today", "state_topic": topics.stats,
          "value_template": "{{ value_json.pings_today }}", "state_class": "total_increasing",
          "icon": "mdi:watch-vibrate", "availability": availability},
+        # no availability: "offline" must show as a state (and trigger the health blueprint)
         {"object_id": "status", "name": "Status", "state_topic": topics.status,
-         "value_template": "{{ value_json.state }}", "icon": "mdi:cctv"},
+         "value_template": STATUS_TEMPLATE, "icon": "mdi:cctv"},
     ]
     messages = []
     for sensor in sensors:
