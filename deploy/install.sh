@@ -115,7 +115,7 @@ apt_packages() {
 }
 
 copy_source() {
-    step "copy dwell's source to $PREFIX/src (models/ and its manifest travel with it)"
+    step "copy dwell's source to $PREFIX/src (the vendored models are package data in edge/perception/data/)"
     run install -d -m 0755 "$PREFIX/src" "$PREFIX/docs"
     # tar, not cp: leave the developer's venv, git history and state behind.
     printf '    + tar -C %s -cf - . | tar -C %s -xf -  (without .venv .git state caches)\n' \

@@ -306,13 +306,17 @@ def _play(core: Any, observations: Iterator[tuple[float, Detections | None]],
 
 def _video_observations(path: Path, settings: Any, core: Any
                         ) -> Iterator[tuple[float, Detections | None]]:
+    from edge.perception.models import ModelError
     from edge.perception.perceiver import Perception
     from edge.perception.sources import open_source
 
     source = open_source(str(path), settings.source)
     try:
         core.start_pipeline(source.size)
-        perception = Perception(settings, source.size)
+        try:
+            perception = Perception(settings, source.size)
+        except ModelError as exc:  # a video needs the detector: say which model, no traceback
+            raise CommandError(str(exc)) from None
         for frame in source.frames():
             yield frame.t, perception.observe(frame, core.tracking)
     finally:

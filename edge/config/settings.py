@@ -63,8 +63,8 @@ class Settings(BaseSettings):
         "entrance", pattern=r"^[A-Za-z0-9_.-]+$", description="Camera id, used in MQTT topics."
     )
     models_dir: Path | None = Field(
-        None, description="Where model files are looked for first (then the repo's models/, "
-        "then the user data directory).",
+        None, description="Where model files are looked for first (then the models vendored in the "
+        "package, then the user data directory).",
     )
     state_dir: Path = Field(
         Path("state"), description="Writable directory for the ping outbox and counters "
