@@ -5,7 +5,8 @@ ground truth (detector run on every frame, one thread, at the video's resolution
         [--footage ../shared/footage] [--threshold 0.4]
 
 yolox-nano comes from $DWELL_MODELS_DIR (it may not be vendored); ssdlite-pedestrian from the
-repo's models/. Rows whose model is absent are skipped with the reason.
+package's vendored models (edge/perception/data/). Rows whose model is absent are skipped with
+the reason.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.config.sections import YawConfig
+from edge.perception.models import VENDORED_MODELS
 from edge.perception.yaw import (
     GAINS,
     BlazeFaceDetector,
@@ -116,7 +117,7 @@ def estimators(shared: Path) -> dict[str, YawEstimator]:
     """Our estimator per face model at the default settings, but no face-size gate (measured)."""
     cfg = YawConfig()
     found: dict[str, FaceDetector] = {
-        "blazeface": BlazeFaceDetector(REPO / "models" / "blazeface_short_range.tflite",
+        "blazeface": BlazeFaceDetector(VENDORED_MODELS / "blazeface_short_range.tflite",
                                        cfg.min_score)}
     yunet = shared / "models" / "face_detection_yunet_2026may.onnx"
     if yunet.exists():

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Install dwell as a systemd service on a Raspberry Pi 4/5 (64-bit Raspberry Pi OS Bookworm) or
-# any Debian 12. Idempotent: run it again after `git pull` to upgrade; your /etc/dwell/dwell.toml
-# is never overwritten.
+# Install dwell as a systemd service on a Raspberry Pi 4/5 (64-bit Raspberry Pi OS Trixie or
+# Bookworm) or Debian 13/12. Idempotent: run it again after `git pull` to upgrade; your
+# /etc/dwell/dwell.toml is never overwritten.
 #
 #   sudo deploy/install.sh                    USB camera (or a file/RTSP source), isolated venv
 #   sudo deploy/install.sh --camera csi       Pi camera module (picamera2): system-site venv
 #   sudo deploy/install.sh --with-mosquitto   also a local broker with dwell's ACL config
 #   deploy/install.sh --dry-run               list every step, change nothing (no root needed)
+# The Debian release comes from /etc/os-release (--release trixie|bookworm overrides it).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 PREFIX=/opt/dwell
 ETC=/etc/dwell
+# The service's dynamic user gets this group, so it can read a config holding the MQTT password
+# that nobody else may read (0640 root:dwell).
+GROUP=dwell
+RELEASE=auto
 STATE=/var/lib/dwell
 UNIT=/etc/systemd/system/dwell.service
 CAMERA=auto
@@ -21,8 +26,9 @@ MOSQUITTO_TODO=no
 DONE=()
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
-    echo "options: --camera auto|csi|usb  --with-mosquitto  --prefix DIR  --dry-run  --help"
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    echo "options: --camera auto|csi|usb  --with-mosquitto  --prefix DIR  --release trixie|bookworm"
+    echo "         --dry-run  --help"
 }
 
 while [ $# -gt 0 ]; do
@@ -33,6 +39,8 @@ while [ $# -gt 0 ]; do
         --with-mosquitto) WITH_MOSQUITTO=yes ;;
         --prefix) PREFIX=${2:?--prefix needs a directory}; shift ;;
         --prefix=*) PREFIX=${1#*=} ;;
+        --release) RELEASE=${2:?--release needs trixie or bookworm}; shift ;;
+        --release=*) RELEASE=${1#*=} ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -72,8 +80,9 @@ check_platform() {
         echo "install.sh: run as root (sudo), or with --dry-run to see the steps" >&2
         exit 1
     fi
+    detect_release
     if [ "$CAMERA" = auto ]; then
-        # A CSI camera shows up through libcamera; picamera2 then needs Debian's numpy 1.x.
+        # A CSI camera shows up through libcamera; picamera2 comes from apt (system numpy).
         if python3 -c 'import picamera2' >/dev/null 2>&1 \
                 || { command -v rpicam-hello >/dev/null 2>&1 \
                      && rpicam-hello --list-cameras 2>/dev/null | grep -q '^[0-9] :'; }; then
@@ -86,6 +95,22 @@ check_platform() {
     case "$CAMERA" in
         csi|usb) ;;
         *) echo "install.sh: --camera must be auto, csi or usb (got $CAMERA)" >&2; exit 2 ;;
+    esac
+}
+
+# Trixie (Debian 13, Python 3.13) ships numpy 2, so its picamera2 imports beside OpenCV 5;
+# Bookworm's picamera2 is built against numpy 1.24 and needs OpenCV 4.11 with numpy < 2.
+detect_release() {
+    if [ "$RELEASE" = auto ]; then
+        RELEASE=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+        note "release: ${RELEASE:-unknown} (from /etc/os-release; override with --release)"
+    fi
+    case "$RELEASE" in
+        bookworm|trixie) ;;
+        bullseye|buster|stretch)
+            echo "install.sh: $RELEASE is too old (dwell needs Python >= 3.11: Trixie or Bookworm)" >&2
+            exit 1 ;;
+        *) note "release ${RELEASE:-unknown}: treated like Trixie (numpy 2, OpenCV 5)"; RELEASE=trixie ;;
     esac
 }
 
@@ -115,7 +140,7 @@ apt_packages() {
 }
 
 copy_source() {
-    step "copy dwell's source to $PREFIX/src (models/ and its manifest travel with it)"
+    step "copy dwell's source to $PREFIX/src (the vendored models are package data in edge/perception/data/)"
     run install -d -m 0755 "$PREFIX/src" "$PREFIX/docs"
     # tar, not cp: leave the developer's venv, git history and state behind.
     printf '    + tar -C %s -cf - . | tar -C %s -xf -  (without .venv .git state caches)\n' \
@@ -131,15 +156,17 @@ copy_source() {
 
 make_venv() {
     local mode
-    if [ "$CAMERA" = csi ]; then
+    if [ "$CAMERA" = csi ] && [ "$RELEASE" = bookworm ]; then
         mode="--system-site-packages (picamera2 from apt), opencv-python-headless 4.11 + numpy<2"
+    elif [ "$CAMERA" = csi ]; then
+        mode="--system-site-packages (picamera2 and numpy 2 from apt), opencv-python-headless 5"
     else
         mode="isolated, opencv-python-headless 5 (about 2x faster YOLOX)"
     fi
     step "Python venv $VENV: $mode"
     local marker="$VENV/.dwell-camera"
-    if [ -x "$VENV/bin/python" ] && [ "$(cat "$marker" 2>/dev/null)" != "$CAMERA" ]; then
-        note "existing venv was made for another camera type: recreating it"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$marker" 2>/dev/null)" != "$CAMERA-$RELEASE" ]; then
+        note "existing venv was made for another camera type or release: recreating it"
         run rm -rf "$VENV"
     fi
     if [ ! -x "$VENV/bin/python" ] || [ "$DRY_RUN" = yes ]; then
@@ -150,34 +177,43 @@ make_venv() {
         fi
     fi
     run "$VENV/bin/pip" install -q --upgrade pip
-    if [ "$CAMERA" = csi ]; then
-        # Debian's python3-picamera2 is built against numpy 1.24: numpy 2 breaks its import,
+    if [ "$CAMERA" = csi ] && [ "$RELEASE" = bookworm ]; then
+        # Bookworm's python3-picamera2 is built against numpy 1.24: numpy 2 breaks its import,
         # and OpenCV >= 4.12 needs numpy 2. Pin both for this venv and everything after.
         run sh -c "printf 'numpy<2\nopencv-python-headless==4.11.0.86\n' > '$PREFIX/constraints.txt'"
     else
+        # Trixie's numpy 2 (apt) satisfies OpenCV 5, so pip keeps the one picamera2 was built with.
         run sh -c "printf 'opencv-python-headless>=5,<6\n' > '$PREFIX/constraints.txt'"
     fi
     run "$VENV/bin/pip" install -q -c "$PREFIX/constraints.txt" -e "$PREFIX/src"
-    run sh -c "echo $CAMERA > '$marker'"
+    run sh -c "echo $CAMERA-$RELEASE > '$marker'"
     run "$VENV/bin/dwell" --version
     did "venv $VENV ($mode) with dwell installed"
 }
 
 install_config() {
-    step "configuration $ETC/dwell.toml (kept if it exists)"
+    step "configuration $ETC/dwell.toml (kept if it exists; 0640 root:$GROUP: it may hold the MQTT password)"
+    if ! getent group "$GROUP" >/dev/null 2>&1; then
+        run groupadd --system "$GROUP"
+    fi
     run install -d -m 0755 "$ETC"
     if [ -f "$ETC/dwell.toml" ] && [ "$DRY_RUN" = no ]; then
         note "$ETC/dwell.toml exists: left as it is (compare with $PREFIX/src/config/dwell.toml)"
+        # Only the service (through its group) and root may read a password in it.
+        run chown "root:$GROUP" "$ETC/dwell.toml"
+        run chmod 0640 "$ETC/dwell.toml"
         run "$VENV/bin/dwell" config check "$ETC/dwell.toml"
         return
     fi
-    local uri=0
+    local uri=0 tmp
     [ "$CAMERA" = csi ] && uri=picamera2
-    run install -m 0644 "$SRC/config/dwell.toml" "$ETC/dwell.toml"
-    run sed -i -e "s#^state_dir = .*#state_dir = \"$STATE\"#" \
-        -e "s#^uri = \"0\"#uri = \"$uri\"#" "$ETC/dwell.toml"
+    tmp=$(mktemp)
+    sed -e "s#^state_dir = .*#state_dir = \"$STATE\"#" -e "s#^uri = \"0\"#uri = \"$uri\"#" \
+        "$SRC/config/dwell.toml" >"$tmp"
+    run install -m 0640 -o root -g "$GROUP" "$tmp" "$ETC/dwell.toml"
+    rm -f "$tmp"
     run "$VENV/bin/dwell" config check "$ETC/dwell.toml"
-    did "wrote $ETC/dwell.toml (source $uri, state $STATE)"
+    did "wrote $ETC/dwell.toml (source $uri, state $STATE; mode 0640 root:$GROUP)"
 }
 
 install_unit() {
@@ -244,7 +280,7 @@ What you do next:
   2. Take a snapshot with a coordinate grid and draw your zones from it:
        sudo $VENV/bin/dwell --config $ETC/dwell.toml zones --snapshot /tmp/zones.png
      then edit [[zones]] and the [policy] thresholds in $ETC/dwell.toml and check them:
-       $VENV/bin/dwell config check $ETC/dwell.toml
+       sudo $VENV/bin/dwell config check $ETC/dwell.toml   (root: the file is 0640)
   3. Apply the new zones/thresholds without losing current visits:
        sudo systemctl reload dwell        (a full restart: sudo systemctl restart dwell)
   4. Watch it work:  journalctl -u dwell -f    and    $VENV/bin/dwell watch

@@ -27,17 +27,22 @@ def test_install_script_is_shellcheck_clean() -> None:
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("camera, venv_words", [
-    ("usb", ["python3 -m venv /", "opencv-python-headless>=5,<6"]),
-    ("csi", ["--system-site-packages", "numpy<2", "opencv-python-headless==4.11.0.86",
-             "python3-picamera2"]),
+@pytest.mark.parametrize("camera, release, venv_words, not_words", [
+    ("usb", "trixie", ["python3 -m venv /", "opencv-python-headless>=5,<6"], ["numpy<2"]),
+    # Trixie's picamera2 is built against numpy 2: OpenCV 5 beside it, nothing pinned back
+    ("csi", "trixie", ["--system-site-packages", "opencv-python-headless>=5,<6",
+                       "python3-picamera2"], ["numpy<2", "4.11"]),
+    # Bookworm's is built against numpy 1.24: OpenCV 4.11 with numpy < 2
+    ("csi", "bookworm", ["--system-site-packages", "numpy<2", "opencv-python-headless==4.11.0.86",
+                         "python3-picamera2"], [">=5,<6"]),
 ])
-def test_dry_run_lists_every_step_and_changes_nothing(tmp_path: Path, camera: str,
-                                                      venv_words: list[str]) -> None:
+def test_dry_run_lists_every_step_and_changes_nothing(tmp_path: Path, camera: str, release: str,
+                                                      venv_words: list[str],
+                                                      not_words: list[str]) -> None:
     prefix = tmp_path / "opt"
     result = subprocess.run(
-        ["bash", str(INSTALL), "--dry-run", "--camera", camera, "--with-mosquitto",
-         "--prefix", str(prefix)], capture_output=True, text=True, timeout=60)
+        ["bash", str(INSTALL), "--dry-run", "--camera", camera, "--release", release,
+         "--with-mosquitto", "--prefix", str(prefix)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for words in ["apt packages:", "mosquitto", *venv_words, "-e " + str(prefix / "src"),
@@ -45,8 +50,34 @@ def test_dry_run_lists_every_step_and_changes_nothing(tmp_path: Path, camera: st
                   "systemctl enable dwell.service", "dry run: nothing was changed",
                   "What you do next", "zones --snapshot"]:
         assert words in out, f"{words!r} missing from the dry run:\n{out}"
+    for words in not_words:
+        assert words not in out, f"{words!r} should not be in the {release} dry run:\n{out}"
     assert len(re.findall(r"^\[\d+\] ", out, re.M)) >= 6
     assert not prefix.exists()
+
+
+def test_release_is_read_from_os_release(tmp_path: Path) -> None:
+    os_release = Path("/etc/os-release")
+    if not os_release.is_file():
+        pytest.skip("this machine has no /etc/os-release")
+    codename = re.search(r"^VERSION_CODENAME=\"?(\w*)", os_release.read_text(), re.M)
+    result = subprocess.run(["bash", str(INSTALL), "--dry-run", "--camera", "csi", "--prefix",
+                             str(tmp_path / "opt")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    found = codename.group(1) if codename else ""
+    assert f"release: {found or 'unknown'} (from /etc/os-release" in result.stdout
+    pinned = "numpy<2" in result.stdout
+    assert pinned == (found == "bookworm"), result.stdout
+
+
+def test_config_holding_the_password_is_installed_0640_for_the_service_group() -> None:
+    result = subprocess.run(["bash", str(INSTALL), "--dry-run", "--camera", "usb"],
+                            capture_output=True, text=True, timeout=60)
+    out = result.stdout
+    assert re.search(r"\+ install -m 0640 -o root -g dwell \S+ /etc/dwell/dwell.toml", out), out
+    assert not re.search(r"install -m 0644 \S+ /etc/dwell/dwell.toml", out), out
+    # the service's dynamic user reads it through that group
+    assert re.search(r"^SupplementaryGroups=.*\bdwell\b", UNIT.read_text(), re.M)
 
 
 def test_install_script_refuses_unknown_options() -> None:

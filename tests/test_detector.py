@@ -10,7 +10,7 @@ import pytest
 
 from edge.config.settings import load_settings
 from edge.perception.detector import SsdDetector, YoloxDetector, _nms, load_detector
-from edge.perception.models import REPO_MODELS, ModelError
+from edge.perception.models import VENDORED_MODELS, ModelError
 from tests.conftest import model_file, shared_file
 
 pytestmark = pytest.mark.perception
@@ -50,7 +50,7 @@ def test_yolox_finds_the_people_of_the_first_frame(size: int) -> None:
 
 def test_vendored_ssdlite_finds_people_without_any_download() -> None:
     image, gt = first_frame_and_gt()
-    pb = REPO_MODELS / "ssdlite_pedestrian.pb"
+    pb = VENDORED_MODELS / "ssdlite_pedestrian.pb"
     det = SsdDetector(pb, pb.with_suffix(".pbtxt"), score_threshold=0.4)
     found = det.detect(image)
     assert matched(found.xyxy, gt) >= 4

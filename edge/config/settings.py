@@ -6,7 +6,10 @@ file, the defaults below. The file is ``--config FILE``, else ``$DWELL_CONFIG``,
 
 Config holds plain data only: each stage derives what it needs (zone masks, topic names) itself.
 Every key refuses unknown siblings (``extra="forbid"``) so that a typo never silently falls back
-to a default. The names here are a contract with owners, scripts and tests.
+to a default, and every ``DWELL_*`` variable must name a setting (edge/config/environment.py:
+a deliberate extra goes in ``DWELL_ENV_ALLOW``). An error in a value from the environment names
+the variable, one from the file names the file. The names here are a contract with owners,
+scripts and tests.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from edge.config.environment import EnvSetting, read_environment, setting_for
 from edge.config.mqtt import MqttConfig, NtfyConfig
 from edge.config.sections import (
     BehaviourConfig,
@@ -63,8 +68,8 @@ class Settings(BaseSettings):
         "entrance", pattern=r"^[A-Za-z0-9_.-]+$", description="Camera id, used in MQTT topics."
     )
     models_dir: Path | None = Field(
-        None, description="Where model files are looked for first (then the repo's models/, "
-        "then the user data directory).",
+        None, description="Where model files are looked for first (then the models vendored in the "
+        "package, then the user data directory).",
     )
     state_dir: Path = Field(
         Path("state"), description="Writable directory for the ping outbox and counters "
@@ -118,6 +123,9 @@ def resolve_config_path(path: str | Path | None) -> Path | None:
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Load and validate; raise ConfigError naming the offending key and why."""
     config_path = resolve_config_path(path)
+    from_env, problems = read_environment(Settings, os.environ)
+    if problems:
+        raise ConfigError("\n".join(problems))
     if config_path is not None:
         _check_toml_readable(config_path)
 
@@ -129,7 +137,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     try:
         loaded = _FileSettings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, config_path)) from None
+        raise ConfigError(format_validation_error(exc, config_path, from_env)) from None
+    except SettingsError as exc:  # a value pydantic-settings could not parse (checked above)
+        raise ConfigError(f"environment: {exc}") from None
     finally:
         if saved is not None:
             os.environ[CONFIG_ENV] = saved
@@ -148,11 +158,14 @@ def _check_toml_readable(path: Path) -> None:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def format_validation_error(exc: ValidationError, path: Path | None = None) -> str:
-    """One line per problem: ``policy.linger_z: unknown key``."""
-    where = f"{path}: " if path else ""
+def format_validation_error(exc: ValidationError, path: Path | None = None,
+                            from_env: list[EnvSetting] | None = None) -> str:
+    """One line per problem, naming where the value came from: ``bad.toml: policy.linger_z:
+    unknown key`` or ``DWELL_POLICY__LINGER_S: policy.linger_s: ...``."""
     lines = []
     for err in exc.errors():
+        env = setting_for(tuple(err["loc"]), from_env or [])
+        where = f"{env.name}: " if env else (f"{path}: " if path else "")
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
             reason = "unknown key"

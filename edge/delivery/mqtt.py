@@ -136,13 +136,29 @@ def diagnose_connect(cfg: MqttConfig, timeout: float = 3.0) -> str:
                     tls.recv(1)
                 return f"{where}: TLS handshake works; the MQTT connection failed"
         except ssl.SSLCertVerificationError as exc:
-            return (f"{where}: TLS certificate problem: {exc.verify_message} — check "
-                    "mqtt.tls.ca_file (the CA that signed the broker's certificate) and that "
-                    "mqtt.host matches the certificate's name")
+            return (f"{where}: TLS certificate problem: {exc.verify_message} — "
+                    + (strict_x509_hint(exc.verify_message) or "check mqtt.tls.ca_file (the "
+                       "CA that signed the broker's certificate) and that mqtt.host matches "
+                       "the certificate's name"))
         except (ssl.SSLError, OSError) as exc:
             hint = (" — the broker wants a client certificate: set mqtt.tls.cert_file and "
                     "key_file" if "CERTIFICATE_REQUIRED" in str(exc).upper() else "")
             return f"{where}: TLS handshake failed: {exc}{hint}"
+
+
+# What OpenSSL says when Python >= 3.13's VERIFY_X509_STRICT refuses a certificate that laxer
+# checks (Python 3.11, older mosquitto clients) accept: typical of home-made CAs.
+_STRICT_X509 = ("key usage", "key identifier", "not marked critical", "basic constraints")
+
+
+def strict_x509_hint(verify_message: str | None) -> str | None:
+    """What to fix when strict X.509 checks refused a certificate, else None."""
+    if not verify_message or not any(s in verify_message.lower() for s in _STRICT_X509):
+        return None
+    return ("Python 3.13+ (Raspberry Pi OS Trixie) checks certificates strictly: re-make the "
+            "CA with keyUsage=critical,keyCertSign,cRLSign, basicConstraints=critical,CA:TRUE "
+            "and subject/authority key identifiers, then re-sign the broker's certificate "
+            "(recipe: docs/deploy.md, Certificates)")
 
 
 def connect_now(client: mqtt.Client, cfg: MqttConfig, *, clean_start: bool = True,
@@ -171,8 +187,9 @@ def connect_now(client: mqtt.Client, cfg: MqttConfig, *, clean_start: bool = Tru
         client.connect(cfg.host, cfg.port, cfg.keepalive_s, clean_start=clean_start,
                        properties=properties)
     except ssl.SSLCertVerificationError as exc:
+        hint = strict_x509_hint(exc.verify_message) or "check mqtt.tls.ca_file and mqtt.host"
         raise MqttError(f"broker {cfg.host}:{cfg.port}: TLS certificate problem: "
-                        f"{exc.verify_message} — check mqtt.tls.ca_file and mqtt.host") from None
+                        f"{exc.verify_message} — {hint}") from None
     except (OSError, ssl.SSLError) as exc:
         raise MqttError(f"broker {cfg.host}:{cfg.port} is unreachable: {exc}") from None
     client.loop_start()

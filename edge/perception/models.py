@@ -1,9 +1,14 @@
-"""Model files: what dwell knows (models/manifest.toml), where they are, and installing them.
+"""Model files: what dwell knows (the manifest), where they are, and installing them.
+
+The manifest and the models we may redistribute (SSDLite pedestrian, BlazeFace, each with its
+licence) are package data in ``edge/perception/data/``, so they travel inside the wheel and a
+plain ``pip install`` works from any directory; nothing is looked up relative to a checkout.
 
 Lookup order for a model file: the ``models_dir`` setting (env ``DWELL_MODELS_DIR``), then the
-repo's ``models/`` (vendored files), then the user data directory
-(``$XDG_DATA_HOME/dwell/models``, default ``~/.local/share/dwell/models``). A file counts only
-when its sha256 matches the manifest, so a truncated or tampered copy is never loaded.
+vendored files shipped in the package, then the user data directory
+(``$XDG_DATA_HOME/dwell/models``, default ``~/.local/share/dwell/models``, where
+``dwell models install`` puts downloads). A file counts only when its sha256 matches the
+manifest, so a truncated or tampered copy is never loaded.
 """
 
 from __future__ import annotations
@@ -19,13 +24,17 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-MANIFEST = REPO_MODELS / "manifest.toml"
+# importlib.resources finds the data wherever the package is installed (site-packages, an
+# editable checkout); cv2 needs real files, which every pip install of a wheel gives.
+VENDORED_MODELS = Path(str(resources.files("edge.perception") / "data"))
+REPO_MODELS = VENDORED_MODELS  # the old name, for callers written before the models moved
+MANIFEST = VENDORED_MODELS / "manifest.toml"
 DOWNLOAD_TIMEOUT_S = 60
 
 
@@ -85,7 +94,7 @@ def user_models_dir() -> Path:
 def search_dirs(models_dir: Path | None = None) -> list[Path]:
     """Where model files are looked for, first match wins."""
     dirs = [Path(models_dir)] if models_dir else []
-    return [*dirs, REPO_MODELS, user_models_dir()]
+    return [*dirs, VENDORED_MODELS, user_models_dir()]
 
 
 def sha256_of(path: Path) -> str:
@@ -176,7 +185,7 @@ def _stage(model: ModelSpec, filename: str, dest: Path, source_dir: Path | None)
         if source_dir is not None:
             _copy_from(source_dir / filename, tmp)
         elif filename != model.file:
-            _copy_from(REPO_MODELS / filename, tmp)  # companions we generated ship with dwell
+            _copy_from(VENDORED_MODELS / filename, tmp)  # companions we generated ship with dwell
         else:
             _download(model, tmp)
     except BaseException:

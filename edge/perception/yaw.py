@@ -12,7 +12,7 @@ the eye axis, divided by the inter-ocular distance (a head turning by theta move
 d*sin(theta) while the eyes close up by cos(theta): r = (d / iod) * tan(theta)).
 ``k`` is calibrated against solvePnP on the MediaPipe face mesh (bench/yaw_validation.py,
 docs/yaw.md). Face detectors: YuNet (OpenCV Zoo, installed by `dwell models install yunet`)
-when present, else BlazeFace short range (vendored in models/, Apache-2.0).
+when present, else BlazeFace short range (vendored in edge/perception/data/, Apache-2.0).
 """
 
 from __future__ import annotations
