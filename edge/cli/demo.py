@@ -61,6 +61,7 @@ def parse_broker(text: str) -> tuple[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     from edge.demo.session import demo_broker
+    from edge.perception.models import ModelError
 
     if not 0 < args.speed <= 1000:
         raise CommandError("--speed must be > 0 and <= 1000", EXIT_USAGE)
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             with demo_broker(Path(tmp), args.broker) as broker:
                 return _demo(args, Path(tmp), broker)
+        except ModelError as exc:  # a video needs the detector: say which model, no traceback
+            raise CommandError(str(exc)) from None
         except (RuntimeError, OSError) as exc:  # no broker, or it could not be reached
             raise CommandError(f"{exc}") from None
 
