@@ -32,6 +32,8 @@ class StatsSnapshot:
     """Today's numbers about visitors and pings, as the service counted them."""
 
     visitors_today: int = 0
+    entered_today: int = 0  # crossed an entrance zone inward (beside visits, to compare)
+    exited_today: int = 0
     dwell_median_s: float | None = None
     pings_today: int = 0
     pings_by_reason: dict[str, int] = field(default_factory=dict)
@@ -95,6 +97,8 @@ def stats_payload(snapshot: StatsSnapshot, delivery: DeliveryCounters | None,
     return {
         "ts": iso_utc(now),
         "visitors_today": snapshot.visitors_today,
+        "entered_today": snapshot.entered_today,
+        "exited_today": snapshot.exited_today,
         "dwell_median_s": rounded(snapshot.dwell_median_s),
         "pings_today": snapshot.pings_today,
         "pings_by_reason": dict(snapshot.pings_by_reason),

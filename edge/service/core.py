@@ -17,7 +17,16 @@ from typing import Any, Protocol
 
 from edge.config.settings import Settings
 from edge.delivery.status import StatsSnapshot, StatusSnapshot
-from edge.vocabulary.events import Acknowledged, Event, Held, Ping, VisitEnded, VisitStarted
+from edge.vocabulary.events import (
+    Acknowledged,
+    Entered,
+    Event,
+    Exited,
+    Held,
+    Ping,
+    VisitEnded,
+    VisitStarted,
+)
 from edge.vocabulary.types import Detections
 
 log = logging.getLogger("dwell.service")
@@ -60,6 +69,7 @@ class DayStats:
         self.dwells: deque[float] = deque(maxlen=10_000)
         self.pings: Counter[str] = Counter()
         self.acks = 0
+        self.crossed: Counter[str] = Counter()  # entrance zone: "entered" / "exited"
 
     def observe(self, events: list[Event]) -> None:
         if self._today() != self.day:
@@ -73,10 +83,14 @@ class DayStats:
                 self.pings["escalation" if ev.escalation else ev.reason] += 1
             elif isinstance(ev, Acknowledged):
                 self.acks += 1
+            elif isinstance(ev, Entered | Exited):
+                self.crossed[ev.type] += 1
 
     def snapshot(self, ack_median_s: float | None) -> StatsSnapshot:
         return StatsSnapshot(
             visitors_today=self.visitors,
+            entered_today=self.crossed["entered"],
+            exited_today=self.crossed["exited"],
             dwell_median_s=statistics.median(self.dwells) if self.dwells else None,
             pings_today=sum(self.pings.values()),
             pings_by_reason=dict(self.pings),
