@@ -1,6 +1,7 @@
-"""Compare dwell's tracker with supervision's ByteTrack and norfair on the same detections.
+"""Compare dwell's tracker and visit layer with ByteTrack, norfair and boxmot on one input.
 
     .venv/bin/python bench/compare_trackers.py [--peers-python P] [--norfair-python P]
+        [--boxmot-python P]
 
 For TUD-Stadtmitte and TUD-Campus (../shared/footage, or $DWELL_SHARED/footage), three sets
 of detections:
@@ -16,18 +17,27 @@ Every tracker sees the same detections; scores are over the people matched to a 
 each frame (coasting predictions excluded, for every tracker alike):
 
 - IDF1 and ID switches (edge.offline.metrics, our own code: motmetrics 1.4 breaks on numpy 2);
-- visits/person: ids lasting >= 1 s per ground-truth person lasting >= 1 s (1.00 is ideal;
-  more means visits were split, each split restarting someone's dwell clock), and how many
-  people were split;
-- handed over: lasting ids that followed two people for >= 0.5 s each (the second person
+- visits/person: ids lasting >= visit_min_s (0.5 s) per ground-truth person present as long
+  (1.00 is ideal; more means visits were split, each split restarting someone's dwell clock),
+  and how many people were split;
+- handed over: lasting ids that followed two people for >= 0.25 s each (the second person
   inherits the first one's dwell);
-- µs per frame of the tracker's update alone.
+- wrong joins (visit layer only): tracks joined into a visit owned by another person;
+- dwell error: mean |dwell of a person's longest visit - their presence| in seconds;
+- µs per frame of the update alone (for "dwell visits": tracker + visit layer).
+
+"dwell tracker" are the tracker's own ids (what visits were before the visit layer); "dwell
+visits" are the visitor ids that behaviour and the events carry (edge/behaviour/visits.py).
 
 Peers run in side venvs as subprocesses (bench/peer_trackers.py, JSON in and out), because they
 are dev-only and norfair needs numpy < 2:
 
     python3 -m venv /tmp/venv-peers && /tmp/venv-peers/bin/pip install supervision==0.30.9
     python3 -m venv /tmp/venv-norfair && /tmp/venv-norfair/bin/pip install "numpy<2" norfair
+    python3.11 -m venv /tmp/venv-boxmot && /tmp/venv-boxmot/bin/pip install torch==2.14.1 boxmot
+
+boxmot's OC-SORT, BoT-SORT and DeepOCSORT run without embeddings (their ReID weights are
+downloaded at run time, which cannot be done here) and without camera-motion compensation.
 
 Each peer runs with its defaults and with a 3 s memory (dwell's occlusion_grace_s), so the
 comparison is not only about a shorter default grace. A missing venv skips that peer, saying so.
@@ -50,8 +60,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge.behaviour.tracker import IouTracker  # noqa: E402
-from edge.config.sections import TrackerConfig  # noqa: E402
-from edge.offline.metrics import idf1_and_switches, visits_per_person  # noqa: E402
+from edge.behaviour.visits import Visits  # noqa: E402
+from edge.behaviour.zones import ZoneMap  # noqa: E402
+from edge.config.sections import BehaviourConfig, TrackerConfig  # noqa: E402
+from edge.offline.metrics import (  # noqa: E402
+    dwell_errors,
+    idf1_and_switches,
+    visits_per_person,
+    wrong_joins,
+)
 from edge.offline.mot import read_mot_detections, read_mot_ground_truth  # noqa: E402
 
 SEQUENCES = ("TUD-Stadtmitte", "TUD-Campus")
@@ -75,6 +92,8 @@ class Row:
     split: int
     handed: int
     us: float
+    dwell_err: float = float("nan")
+    joins_wrong: int | None = None
 
 
 def shared_dir() -> Path:
@@ -156,6 +175,50 @@ def run_ours(runs: list[Frames], cfg: TrackerConfig) -> tuple[list[Frames], floa
     return outs, best
 
 
+def run_visits(runs: list[Frames], cfg: TrackerConfig
+               ) -> tuple[list[Frames], list[Frames], list[dict[int, int]], float, float]:
+    """Tracker + visit layer: visitor-id frames, track-id frames, track -> visitor, µs per
+    frame of both together and of the visit layer alone."""
+    from edge.vocabulary.types import Detections
+
+    outs, tid_outs, maps = [], [], []
+    best, best_layer = float("inf"), float("inf")
+    for frames in runs:
+        arrays = [np.asarray(f, np.float32).reshape(-1, 5) for f in frames]
+        dets = [Detections(a[:, :4], a[:, 4]) for a in arrays]
+        for _ in range(3):
+            tracker = IouTracker(cfg, frame_size=SIZE)
+            visits = Visits(BehaviourConfig(), ZoneMap([], SIZE), SIZE)
+            spent_layer, out, tid_out, visitor_of = 0.0, [], [], {}
+            t0 = time.perf_counter()
+            for k, d in enumerate(dets):
+                tracks = tracker.update(d, k / FPS)
+                t1 = time.perf_counter()
+                people = visits.update(tracks, k / FPS)
+                spent_layer += time.perf_counter() - t1
+                rows, tid_rows = [], []
+                for vid, box in zip(people.ids[people.matched].tolist(),
+                                    people.xyxy[people.matched].tolist(), strict=True):
+                    # provisional visitors (held back, negative id) are their track
+                    tid = visits.visitors[vid].track if vid > 0 else -vid
+                    rows.append([vid, *box])
+                    if tid is not None:
+                        tid_rows.append([tid, *box])
+                        visitor_of[tid] = vid
+                out.append(rows)
+                tid_out.append(tid_rows)
+            best = min(best, (time.perf_counter() - t0) / len(dets) * 1e6)
+            best_layer = min(best_layer, spent_layer / len(dets) * 1e6)
+        # a provisional visitor (a track held back, negative id) is, in hindsight, the
+        # visitor its track became; events never name provisional ids
+        out = [[[visitor_of.get(-r[0], r[0]) if r[0] < 0 else r[0], *r[1:]] for r in f]
+               for f in out]
+        outs.append(out)
+        tid_outs.append(tid_out)
+        maps.append(visitor_of)
+    return outs, tid_outs, maps, best, best_layer
+
+
 def run_peer(python: str, tracker: str, runs: list[Frames], params: dict[str, object]
              ) -> tuple[list[Frames], float] | None:
     if not Path(python).exists():
@@ -170,24 +233,35 @@ def run_peer(python: str, tracker: str, runs: list[Frames], params: dict[str, ob
     return answer["runs"], answer["us_per_frame"]
 
 
-def score(seq: str, dets: str, name: str, gt: dict, outs: list[Frames], us: float) -> Row:
-    """Scores summed over the runs (IDF1 averaged)."""
-    idf1, switches, visits, people, split, handed = 0.0, 0, 0, 0, 0, 0
-    for out in outs:
-        pred = {k + 1: ([r[0] for r in f], [r[1:] for r in f]) for k, f in enumerate(out)}
+def as_pred(out: Frames) -> dict:
+    return {k + 1: ([r[0] for r in f], [r[1:] for r in f]) for k, f in enumerate(out)}
+
+
+def score(seq: str, dets: str, name: str, gt: dict, outs: list[Frames], us: float,
+          joins: tuple[list[Frames], list[dict[int, int]]] | None = None) -> Row:
+    """Scores summed over the runs (IDF1 and dwell error averaged)."""
+    idf1, switches, visits, people, split, handed, err, wrong = 0.0, 0, 0, 0, 0, 0, 0.0, 0
+    min_s = BehaviourConfig().visit_min_s
+    for k, out in enumerate(outs):
+        pred = as_pred(out)
         ids = idf1_and_switches(gt, pred)
-        v = visits_per_person(gt, pred, FPS, min_s=1.0)
+        v = visits_per_person(gt, pred, FPS, min_s=min_s)
         idf1 += ids.idf1 / len(outs)
+        err += dwell_errors(gt, pred, FPS, min_s=min_s).mean_error_s / len(outs)
         switches += ids.id_switches
         visits, people = visits + v.visits, people + v.people
         split, handed = split + v.split_people, handed + v.handed_over
-    return Row(seq, dets, name, idf1, switches, visits, people, split, handed, us)
+        if joins is not None:
+            wrong += wrong_joins(gt, as_pred(joins[0][k]), joins[1][k])
+    return Row(seq, dets, name, idf1, switches, visits, people, split, handed, us, err,
+               wrong if joins is not None else None)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--peers-python", default="/tmp/venv-peers/bin/python")
     parser.add_argument("--norfair-python", default="/tmp/venv-norfair/bin/python")
+    parser.add_argument("--boxmot-python", default="/tmp/venv-boxmot/bin/python")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/dwell-dets"))
     parser.add_argument("--no-yolox", action="store_true", help="ground-truth boxes only")
     parser.add_argument("--speed-only", action="store_true",
@@ -211,6 +285,9 @@ def main() -> None:
         ("norfair", args.norfair_python, "norfair (3 s memory)",
          {"distance_threshold": 0.7, "min_score": DWELL_DETECTOR_SCORE,
           "hit_counter_max": grace_frames, "initialization_delay": 1}),
+        ("boxmot", args.boxmot_python, "boxmot OC-SORT", {"kind": "ocsort"}),
+        ("boxmot", args.boxmot_python, "boxmot BoT-SORT (no ReID)", {"kind": "botsort"}),
+        ("boxmot", args.boxmot_python, "boxmot DeepOCSORT (no emb)", {"kind": "deepocsort"}),
     ]
     rows = []
     for seq in SEQUENCES:
@@ -227,7 +304,10 @@ def main() -> None:
             sets.append(("yolox", [load_frames(yolox)]))
         for dets_name, runs in sets:
             outs, us = run_ours(runs, TrackerConfig())
-            rows.append(score(seq, dets_name, "dwell IouTracker", gt, outs, us))
+            rows.append(score(seq, dets_name, "dwell tracker", gt, outs, us))
+            v_outs, tid_outs, maps, v_us, _ = run_visits(runs, TrackerConfig())
+            rows.append(score(seq, dets_name, "dwell visits", gt, v_outs, v_us,
+                              joins=(tid_outs, maps)))
             if args.crosscheck:
                 crosscheck(args.norfair_python, f"{seq} {dets_name}", gt, len(gt_frames), outs)
             for kind, python, label, params in peers:
@@ -274,19 +354,33 @@ def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
                 tracker.update(d if k % every == 0 else None, k * 0.1)
             best = min(best, (time.perf_counter() - t0) / frames * 1e6)
         print(f"# dwell IouTracker, {people} people {label} (10 fps): {best:.0f} µs per frame")
+        best = float("inf")
+        for _ in range(repeat):
+            tracker = IouTracker(TrackerConfig(), frame_size=(1280, 720))
+            visits = Visits(BehaviourConfig(), ZoneMap([], (1280, 720)), (1280, 720))
+            outs = [tracker.update(d if k % every == 0 else None, k * 0.1)
+                    for k, d in enumerate(dets)]
+            t0 = time.perf_counter()
+            for k, tracks in enumerate(outs):
+                visits.update(tracks, k * 0.1)
+            best = min(best, (time.perf_counter() - t0) / frames * 1e6)
+        print(f"# dwell visit layer alone, {people} people {label} (10 fps): {best:.0f} µs "
+              "per frame (floor: 300)")
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"| {'sequence':<14} | {'dets':<7} | {'tracker':<22} | IDF1  | IDsw | "
-            f"visits/person (split) | handed over | µs/frame |")
+    head = (f"| {'sequence':<14} | {'dets':<7} | {'tracker':<26} | IDF1  | IDsw | "
+            f"visits/person (split) | handed over | wrong joins | dwell err s | µs/frame |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
     for r in rows:
         per = f"{r.visits}/{r.people} = {r.visits / r.people:.2f} ({r.split})"
         if len(per) > 21:
             per = per.replace(" = ", "=")
-        print(f"| {r.sequence:<14} | {r.detections:<7} | {r.tracker:<22} | {r.idf1:.3f} | "
-              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {r.us:>8.0f} |")
+        joins = "-" if r.joins_wrong is None else str(r.joins_wrong)
+        print(f"| {r.sequence:<14} | {r.detections:<7} | {r.tracker:<26} | {r.idf1:.3f} | "
+              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {joins:>11} | "
+              f"{r.dwell_err:>11.2f} | {r.us:>8.0f} |")
 
 
 if __name__ == "__main__":

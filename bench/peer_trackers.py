@@ -1,8 +1,8 @@
-"""Run a peer tracker (supervision's ByteTrack or norfair) on detections given as JSON.
+"""Run a peer tracker (supervision's ByteTrack, norfair, boxmot) on detections given as JSON.
 
 Runs in a side venv, never in dwell's: supervision==0.30.9 (the last with ByteTrack) and
 norfair (which needs numpy < 2, unlike OpenCV 5) are dev-only comparisons. It imports nothing
-from dwell. stdin: {"tracker": "bytetrack"|"norfair", "fps": F, "params": {...},
+from dwell. stdin: {"tracker": "bytetrack"|"norfair"|"boxmot", "fps": F, "params": {...},
 "runs": [[[[x1, y1, x2, y2, score], ...], ...], ...]} (runs of frames). stdout: {"runs":
 [[[[id, x1, y1, x2, y2], ...], ...], ...], "us_per_frame": U} listing only the people matched
 to a detection in each frame; U is the least of the runs' means.
@@ -57,6 +57,33 @@ def run_norfair(frames: list[list[list[float]]], fps: float,
     return out, spent / max(len(frames), 1) * 1e6
 
 
+def run_boxmot(frames: list[list[list[float]]], fps: float,
+               params: dict[str, Any]) -> tuple[list[list[list[float]]], float]:
+    """boxmot's OC-SORT, BoT-SORT or DeepOCSORT on boxes only: no embeddings (ReID weights are
+    downloaded at run time), no camera-motion compensation (it needs the pixels)."""
+    import boxmot
+
+    params = dict(params)
+    kind = params.pop("kind")
+    if kind == "ocsort":
+        tracker = boxmot.OcSort(**params)
+    elif kind == "botsort":
+        tracker = boxmot.BotSort(use_embeddings=False, use_cmc=False, frame_rate=round(fps),
+                                 **params)
+    else:
+        tracker = boxmot.DeepOcSort(use_embeddings=False, cmc_off=True, **params)
+    image = np.zeros((480, 640, 3), np.uint8)  # never looked at without ReID and CMC
+    out, spent = [], 0.0
+    for boxes in frames:
+        arr = np.asarray(boxes, np.float32).reshape(-1, 5)
+        dets = np.concatenate([arr, np.zeros((len(arr), 1), np.float32)], axis=1)
+        t0 = time.perf_counter()
+        tracked = tracker.update(dets, image)
+        spent += time.perf_counter() - t0
+        out.append([[int(r[4]), *map(float, r[:4])] for r in np.asarray(tracked).reshape(-1, 8)])
+    return out, spent / max(len(frames), 1) * 1e6
+
+
 def motmetrics_scores(job: dict[str, Any]) -> dict[str, list[float]]:
     """IDF1 and ID switches by motmetrics 1.4 (needs numpy < 2) for a cross-check of ours.
 
@@ -86,7 +113,8 @@ def main() -> None:
     if job["tracker"] == "motmetrics":
         json.dump(motmetrics_scores(job), sys.stdout)
         return
-    run = {"bytetrack": run_bytetrack, "norfair": run_norfair}[job["tracker"]]
+    run = {"bytetrack": run_bytetrack, "norfair": run_norfair,
+           "boxmot": run_boxmot}[job["tracker"]]
     runs, spent = [], []
     for frames in job["runs"]:  # one fresh tracker per run
         out, us = run(frames, float(job["fps"]), job.get("params", {}))

@@ -93,8 +93,18 @@ class Person:
         return self.start <= t <= self.end and not any(a <= t < b for a, b in self.hidden)
 
 
-def standing(t0: float, t1: float, x: float, y: float, **kw: object) -> Person:
-    return Person([(t0, x, y), (t1, x, y)], **kw)  # type: ignore[arg-type]
+def standing(t0: float, t1: float, x: float, y: float, step_in: float = 0.4,
+             **kw: object) -> Person:
+    """Steps ``step_in`` box heights towards (x, y) from the middle of the picture's side in
+    the first second, then stands there. A real person who appears from behind something
+    moves a little; a detection that never moved from where it appeared is scenery (a
+    mannequin: ``step_in=0``) and no visitor. The step stays inside ``linger_radius``, so
+    the linger clock runs from the first sighting."""
+    height = float(kw.get("height", Person.height))  # type: ignore[arg-type]
+    d = step_in * height * (1.0 if x < SIZE[0] / 2 else -1.0)
+    path = [(t0, x + d, y), (min(t0 + 1.0, t1), x, y), (t1, x, y)] if d else [(t0, x, y),
+                                                                            (t1, x, y)]
+    return Person(path, **kw)  # type: ignore[arg-type]
 
 
 def walk_through(t0: float, y: float = 400.0, speed_px_s: float = 120.0,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from edge.behaviour.activity import Behaviour
+from edge.behaviour.activity import Behaviour, Cues
 from edge.behaviour.zones import ZoneMap
 from edge.vocabulary.types import Tracks
 from tests.builders import SIZE, settings_with
@@ -27,7 +27,7 @@ def tracks(people: list[tuple[int, float, float, float, float | None]],
 
 def make(zones: list[dict] | None = None, **sections: dict) -> Behaviour:
     settings = settings_with(zones or [], **sections)
-    return Behaviour(settings, ZoneMap(settings.zones, SIZE))
+    return Behaviour(settings.behaviour, ZoneMap(settings.zones, SIZE), Cues.of(settings.policy))
 
 
 def run(b: Behaviour, frames: list[tuple[float, Tracks]]) -> list:

@@ -275,11 +275,21 @@ def test_no_pings_outside_opening_hours() -> None:
     assert ping.t == pytest.approx(140.0, abs=TOL) and ping.visitor == 2
 
 
-def test_an_absence_longer_than_the_grace_is_a_new_visit() -> None:
-    person = standing(0.0, 60.0, 320, 400, hidden=[(20.0, 26.0)])  # grace is 3 s
+def test_an_absence_inside_the_scene_keeps_the_visit_within_visit_memory_s() -> None:
+    """Hidden 6 s mid-picture (longer than the tracker's 3 s grace): still one visit."""
+    person = standing(0.0, 60.0, 320, 400, hidden=[(20.0, 26.0)])
+    events = run_scenario([person], 65.0)
+    [end] = of_type(events, "visit_end")
+    assert end.dwell_s == pytest.approx(60, abs=1)
+
+
+def test_an_absence_longer_than_visit_memory_s_is_a_new_visit() -> None:
+    path = [(0.0, 400.0, 400.0), (1.0, 320.0, 400.0), (20.0, 320.0, 400.0),
+            (32.0, 320.0, 400.0), (33.0, 400.0, 400.0), (60.0, 400.0, 400.0)]
+    person = Person(path, hidden=[(20.0, 32.0)])  # visit_memory_s is 10 s
     events = run_scenario([person], 65.0)
     first, second = of_type(events, "visit_end")
-    assert first.t == pytest.approx(20.0, abs=0.2) and second.dwell_s == pytest.approx(34, abs=1)
+    assert first.t == pytest.approx(20.0, abs=0.2) and second.dwell_s == pytest.approx(28, abs=1)
 
 
 @pytest.mark.parametrize(("hours", "clock", "closed"), [

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from edge.behaviour.tracker import IouTracker, greedy_match, iou_matrix
+from edge.behaviour.tracker import IouTracker, greedy_match
 from edge.config.sections import TrackerConfig
 from edge.offline.metrics import idf1_and_switches, visits_per_person
 from edge.offline.mot import read_mot_detections, read_mot_ground_truth
+from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import Detections, Tracks
 from tests.conftest import shared_file
 

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.behaviour.zones import ZoneMap, feet_of
-from edge.config.settings import Settings
+from edge.behaviour.zones import ZoneMap
+from edge.config.sections import BehaviourConfig, PolicyConfig
+from edge.vocabulary.boxes import feet_of
 from edge.vocabulary.events import (
     AtHelpPoint,
     Attended,
@@ -52,6 +54,23 @@ from edge.vocabulary.types import Tracks
 _ATTENDED_RELEASE_S = 1.0
 # Feet speed is measured over this much recent track (seconds).
 _WALK_SPAN_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Cues:
+    """The owner's policy thresholds that define a candidate moment (from ``[policy]``)."""
+
+    linger_s: float
+    look_around_turns: int
+    look_around_window_s: float
+
+    @classmethod
+    def of(cls, policy: PolicyConfig) -> Cues:
+        return cls(policy.linger_s, policy.look_around_turns, policy.look_around_window_s)
+
+
+FirstSeen = Callable[[int], float]
+"""When a visitor was first seen (the visit layer dates a visit from its first track)."""
 
 
 @dataclass(slots=True)
@@ -92,29 +111,32 @@ class VisitorState:
 class Behaviour:
     """Visits and what each visitor is doing, from tracks; see the module docstring."""
 
-    def __init__(self, settings: Settings, zones: ZoneMap) -> None:
+    def __init__(self, cfg: BehaviourConfig, zones: ZoneMap, cues: Cues) -> None:
         self.visitors: dict[int, VisitorState] = {}
         self._links: dict[tuple[int, int], float | None] = {}  # (a<b) -> apart since
         self._maybe: dict[tuple[int, int], float] = {}  # arrived together (a<b) -> since
-        self.reload(settings, zones)
+        self.reload(cfg, zones, cues)
 
-    def reload(self, settings: Settings, zones: ZoneMap) -> None:
+    def reload(self, cfg: BehaviourConfig, zones: ZoneMap, cues: Cues) -> None:
         """New thresholds and zones; visitors and their clocks are kept."""
-        self.cfg = settings.behaviour
-        self.linger_s = settings.policy.linger_s
-        self.turns = settings.policy.look_around_turns
-        self.turn_window_s = settings.policy.look_around_window_s
+        self.cfg = cfg
+        self.linger_s = cues.linger_s
+        self.turns = cues.look_around_turns
+        self.turn_window_s = cues.look_around_window_s
         self.zones = zones
 
     # ---- per frame ---------------------------------------------------------------------
-    def update(self, tracks: Tracks, t: float) -> list[Event]:
+    def update(self, tracks: Tracks, t: float,
+               first_seen: FirstSeen | None = None) -> list[Event]:
+        """One frame of visitors (``tracks.ids`` are visitor ids); ``first_seen`` dates a
+        new visitor's dwell (default: now)."""
         events: list[Event] = []
         present = set(tracks.ids.tolist())
         for vid in [v for v in self.visitors if v not in present]:
             self._end(self.visitors.pop(vid), events)
         idx = np.flatnonzero(tracks.matched)
         if len(idx):
-            self._observe_all(tracks, idx, t, events)
+            self._observe_all(tracks, idx, t, events, first_seen)
         if self._maybe:
             self._confirm_parties(t, events)
         if self._links:
@@ -132,7 +154,7 @@ class Behaviour:
         return events
 
     def _observe_all(self, tracks: Tracks, idx: np.ndarray, t: float,
-                     events: list[Event]) -> None:
+                     events: list[Event], first_seen: FirstSeen | None) -> None:
         xyxy = tracks.xyxy[idx]
         feet = feet_of(xyxy)
         heights = (xyxy[:, 3] - xyxy[:, 1]).tolist()
@@ -147,7 +169,8 @@ class Behaviour:
             h = max(float(heights[j]), 1.0)
             v = self.visitors.get(vid)
             if v is None:
-                v = VisitorState(vid, t, t, fxs[j], fys[j], h, anchor_x=fxs[j],
+                born = t if first_seen is None else min(first_seen(vid), t)
+                v = VisitorState(vid, born, t, fxs[j], fys[j], h, anchor_x=fxs[j],
                                  anchor_y=fys[j], linger_since=t)
                 self.visitors[vid] = v
             v.last_t, v.fx, v.fy, v.h, v.zone = t, fxs[j], fys[j], h, names[j]

@@ -1,4 +1,5 @@
-"""The processing stages after perception, wired: ignore zones -> tracker -> behaviour -> policy.
+"""The processing stages after perception, wired:
+ignore zones -> tracker -> visits -> behaviour -> policy.
 
 One ``Pipeline`` per camera, driven by one thread: ``step(t, detections)`` per frame returns
 the behaviour events, pings and held candidates of that frame in time order. The same object
@@ -15,15 +16,17 @@ later than that.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from edge.behaviour.activity import Behaviour
+from edge.behaviour.activity import Behaviour, Cues
 from edge.behaviour.policy import PingIdFactory, Policy
+from edge.behaviour.visits import Visits
 from edge.behaviour.zones import ZoneMap
-from edge.config.settings import Settings
+from edge.config.sections import BehaviourConfig, PolicyConfig, TrackerConfig, Zone
 from edge.vocabulary.acks import Ack
-from edge.vocabulary.events import Event
+from edge.vocabulary.events import Entered, Event, Exited
 from edge.vocabulary.interfaces import Tracker
 from edge.vocabulary.tally import Tally
 from edge.vocabulary.types import Detections
@@ -31,12 +34,25 @@ from edge.vocabulary.types import Detections
 log = logging.getLogger(__name__)
 
 
-def _default_tracker(settings: Settings, frame_size: tuple[int, int] | None) -> Tracker:
+class PipelineConfig(Protocol):
+    """The sections the pipeline hands to its stages (``Settings`` satisfies it)."""
+
+    @property
+    def tracker(self) -> TrackerConfig: ...
+    @property
+    def behaviour(self) -> BehaviourConfig: ...
+    @property
+    def policy(self) -> PolicyConfig: ...
+    @property
+    def zones(self) -> Sequence[Zone]: ...
+
+
+def _default_tracker(cfg: TrackerConfig, frame_size: tuple[int, int] | None) -> Tracker:
     from edge.behaviour.tracker import (
         IouTracker,  # imported here so tests can inject another tracker
     )
 
-    return IouTracker(settings.tracker, frame_size)
+    return IouTracker(cfg, frame_size)
 
 
 class Pipeline:
@@ -48,14 +64,16 @@ class Pipeline:
     applied (``hours_applied`` says so).
     """
 
-    def __init__(self, settings: Settings, frame_size: tuple[int, int] | None = None, *,
+    def __init__(self, settings: PipelineConfig, frame_size: tuple[int, int] | None = None, *,
                  tracker: Tracker | None = None, ping_id: PingIdFactory | None = None,
                  start_wall: datetime | None = None) -> None:
         self.settings = settings
         self.frame_size = frame_size
         self.zones = ZoneMap(settings.zones, frame_size)
-        self.tracker = tracker if tracker is not None else _default_tracker(settings, frame_size)
-        self.behaviour = Behaviour(settings, self.zones)
+        self.tracker = tracker if tracker is not None else _default_tracker(settings.tracker,
+                                                                            frame_size)
+        self.behaviour = Behaviour(settings.behaviour, self.zones, Cues.of(settings.policy))
+        self.visits = Visits(settings.behaviour, self.zones, frame_size, is_staff=self._is_staff)
         self.policy = Policy(settings.policy, ping_id=ping_id, start_wall=start_wall)
         self.tracking = False
         self.last_t = 0.0
@@ -69,10 +87,21 @@ class Pipeline:
             return []
         self.last_t = t
         tracks = self.tracker.update(self.zones.drop_ignored(detections), t)
-        # Everyone followed, including people not yet confirmed: a person seen once who then
-        # stands still makes no motion and must still be re-detected to be confirmed.
-        self.tracking = len(self.tracker) > 0
-        return self._decide(self.behaviour.update(tracks, t), t)
+        visitors = self.visits.update(tracks, t)
+        # Everyone followed, including people not yet confirmed (a person seen once who then
+        # stands still makes no motion and must still be re-detected to be confirmed) and
+        # people remembered behind a shelf (their visit ends on a frame someone looked at).
+        self.tracking = len(self.tracker) > 0 or len(self.visits) > 0
+        events = self.behaviour.update(visitors, t, self.visits.first_seen)
+        if self.visits.crossings:
+            events += [Entered(c.t, c.visitor) if c.entered else Exited(c.t, c.visitor)
+                       for c in self.visits.crossings]
+            events.sort(key=lambda e: e.t)
+        return self._decide(events, t)
+
+    def _is_staff(self, vid: int) -> bool:
+        v = self.behaviour.visitors.get(vid)
+        return v is not None and v.staff
 
     def acknowledge(self, ack: Ack, t: float) -> list[Event]:
         """The watch answered a ping; returns the ``ack`` event (empty if unknown id)."""
@@ -85,11 +114,12 @@ class Pipeline:
         self.tracking = False
         return events
 
-    def reload(self, settings: Settings) -> None:
+    def reload(self, settings: PipelineConfig) -> None:
         """New thresholds and zones; the tracker, visits and their clocks are kept."""
         self.settings = settings
         self.zones = ZoneMap(settings.zones, self.frame_size)
-        self.behaviour.reload(settings, self.zones)
+        self.behaviour.reload(settings.behaviour, self.zones, Cues.of(settings.policy))
+        self.visits.reload(settings.behaviour, self.zones)
         self.policy.reload(settings.policy)
 
     @property
@@ -106,6 +136,8 @@ class Pipeline:
         return {
             "visitors_now": self.visitors_now,
             "visits": self.counts.visits,
+            "entered": self.counts.entered,
+            "exited": self.counts.exited,
             "pings": self.counts.pings_sent,
             "acks": self.counts.acks,
             "pings_by_reason": dict(self.policy.pings_by_reason),

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from edge.config.sections import PolicyConfig
+from edge.config.sections import PolicyConfig, parse_hours
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import (
     Acknowledged,
     AtHelpPoint,
     Event,
     Held,
+    HeldRule,
     Lingering,
     LookingAround,
     Ping,
@@ -95,15 +96,6 @@ class World(Protocol):
     def visitors(self) -> Mapping[int, VisitorView]: ...
 
     def party_of(self, vid: int) -> frozenset[int]: ...
-
-
-def parse_hours(ranges: list[str]) -> list[tuple[int, int]]:
-    """'HH:MM-HH:MM' ranges as (start, end) minutes of the day; end < start crosses midnight."""
-    out = []
-    for text in ranges:
-        start, end = (part.strip().split(":") for part in text.split("-"))
-        out.append((int(start[0]) * 60 + int(start[1]), int(end[0]) * 60 + int(end[1])))
-    return out
 
 
 @dataclass(slots=True)
@@ -192,7 +184,7 @@ class Policy:
             self._send(vid, v, reason, world, t, out)
 
     def _blocked(self, vid: int, v: VisitorView, reason: PingReason, world: World,
-                 t: float) -> tuple[str, str] | None:
+                 t: float) -> tuple[HeldRule, str] | None:
         cfg = self.cfg
         party = world.party_of(vid)
         if v.staff:
@@ -228,7 +220,8 @@ class Policy:
                 if v.lingering:
                     self._candidate(vid, "linger", world, t, out)
 
-    def _linger_recheck_at(self, vid: int, v: VisitorView, rule: str, t: float) -> float | None:
+    def _linger_recheck_at(self, vid: int, v: VisitorView, rule: HeldRule,
+                           t: float) -> float | None:
         """When a linger held by ``rule`` is worth checking again (None: never this visit)."""
         if rule == "space_window":
             return v.first_t + self.cfg.space_window_s
@@ -317,7 +310,7 @@ class Policy:
             self.pending_linger[vid] = t + self.cfg.visitor_cooldown_s
         out.append(ping)
 
-    def _hold(self, out: list[Event], t: float, vid: int, reason: PingReason, rule: str,
+    def _hold(self, out: list[Event], t: float, vid: int, reason: PingReason, rule: HeldRule,
               detail: str) -> None:
         self.held_by_reason[rule] += 1
         out.append(Held(t, vid, candidate=reason, reason=rule, detail=detail))

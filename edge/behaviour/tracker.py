@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config.sections import TrackerConfig
+from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import Detections, Tracks
 
 F64 = npt.NDArray[np.float64]
@@ -57,16 +58,6 @@ _EDGE_MARGIN = 0.01
 # Speed towards an edge, in box heights per second, that counts as walking out (a slow walk is
 # ~0.5); below it the person is standing there, swaying, and a miss is just a miss.
 _EXIT_SPEED = 0.25
-
-
-def iou_matrix(a: F64, b: F64) -> F64:
-    """IoU of every box in ``a`` (N,4 xyxy) with every box in ``b`` (M,4), as (N,M)."""
-    wh = np.minimum(a[:, None, 2:], b[:, 2:]) - np.maximum(a[:, None, :2], b[:, :2])
-    np.maximum(wh, 0.0, out=wh)
-    inter = wh[..., 0] * wh[..., 1]
-    side_a, side_b = a[:, 2:] - a[:, :2], b[:, 2:] - b[:, :2]
-    union = (side_a[:, 0] * side_a[:, 1])[:, None] + side_b[:, 0] * side_b[:, 1] - inter
-    return inter / np.maximum(union, 1e-9)
 
 
 def greedy_match(score: F64, floor: float) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
@@ -105,11 +96,13 @@ _TO_XYXY = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [-0.5, 0, 0.5, 0], [0, -0.5, 0,
 
 
 def _cxcywh(xyxy: F64) -> F64:
-    return xyxy @ _TO_CXCYWH
+    out: F64 = xyxy @ _TO_CXCYWH
+    return out
 
 
 def _xyxy(box: F64) -> F64:
-    return box @ _TO_XYXY
+    out: F64 = box @ _TO_XYXY
+    return out
 
 
 # Columns of the state matrix: one row per person followed, so that dropping or adding people
@@ -322,7 +315,8 @@ class IouTracker:
         vel = s[:, 4:6]
         towards_edge = (((s[:, 8:10] <= margin) & (vel < -walking))
                         | ((s[:, 10:12] >= self._size - margin) & (vel > walking)))
-        return outside | towards_edge[:, 0] | towards_edge[:, 1]
+        left: npt.NDArray[np.bool_] = outside | towards_edge[:, 0] | towards_edge[:, 1]
+        return left
 
     def _start(self, det_box: F64, score: npt.NDArray[np.float32],
                free: npt.NDArray[np.bool_], t: float) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config.sections import Zone, ZoneKind
+from edge.vocabulary.boxes import feet_of
 from edge.vocabulary.types import BoolArray, Detections, FloatArray
 
 
@@ -31,11 +32,6 @@ def points_in_polygon(points: FloatArray, polygon: npt.NDArray[np.float64]) -> B
     return np.asarray(crossings.sum(axis=1) % 2 == 1)
 
 
-def feet_of(xyxy: FloatArray) -> FloatArray:
-    """Bottom centre of each box: where a person stands."""
-    return np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1)
-
-
 class ZoneMap:
     """The configured zones scaled to one frame size."""
 
@@ -50,6 +46,7 @@ class ZoneMap:
         self.has_ignore = any(z.kind == "ignore" for z in self.zones)
         self.has_help_point = any(z.kind == "help_point" for z in self.zones)
         self.has_staff = any(z.kind == "staff" for z in self.zones)
+        self.has_entrance = any(z.kind == "entrance" for z in self.zones)
 
     def __len__(self) -> int:
         return len(self.zones)

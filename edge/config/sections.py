@@ -158,6 +158,22 @@ class BehaviourConfig(Section):
         description="How long someone must be seen before their visit counts. Longer ignores "
         "passers-by glimpsed in the doorway but starts every dwell clock later.",
     )
+    visit_memory_s: float = Field(
+        10.0, ge=0, le=600,
+        description="How long someone lost inside the scene (not at the picture's edge, not "
+        "through an entrance) is remembered, so that a new track appearing near their path "
+        "continues their visit instead of starting another. Longer keeps visits whole behind "
+        "tall shelves and long occlusions; it ends the visits of people who leave mid-picture "
+        "(a back door) that much later and gives a newcomer near that spot more chance of "
+        "inheriting someone's visit. Dwell never includes it (a visit ends at its last sighting).",
+    )
+    scenery_still: float = Field(
+        0.3, gt=0, le=5,
+        description="A detection born inside the picture whose feet stay within this many box "
+        "heights of where it appeared is scenery (a mannequin, a poster, a coat stand) and no "
+        "visitor until it moves. Larger ignores more swaying reflections; smaller lets a real "
+        "person who appears from behind a shelf and stands still count sooner.",
+    )
     linger_radius: float = Field(
         0.5, gt=0, le=5,
         description="How far (in the person's own box heights) the feet may wander and still "
@@ -263,16 +279,29 @@ class PolicyConfig(Section):
     @field_validator("opening_hours")
     @classmethod
     def _check_hours(cls, ranges: list[str]) -> list[str]:
-        for text in ranges:
-            try:
-                start, end = text.split("-")
-                for hhmm in (start, end):
-                    hours, minutes = (int(x) for x in hhmm.strip().split(":"))
-                    if not (0 <= hours <= 24 and 0 <= minutes < 60):
-                        raise ValueError
-            except ValueError:
-                raise ValueError(f"{text!r} is not an 'HH:MM-HH:MM' range") from None
+        parse_hours(ranges)
         return ranges
+
+
+def parse_hours(ranges: list[str]) -> list[tuple[int, int]]:
+    """'HH:MM-HH:MM' ranges as (start, end) minutes of the day; end < start crosses midnight.
+
+    Raises ValueError naming the range that is not of that form.
+    """
+    out = []
+    for text in ranges:
+        try:
+            start, end = text.split("-")
+            minutes = []
+            for hhmm in (start, end):
+                hours, mins = (int(x) for x in hhmm.strip().split(":"))
+                if not (0 <= hours <= 24 and 0 <= mins < 60):
+                    raise ValueError
+                minutes.append(hours * 60 + mins)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an 'HH:MM-HH:MM' range") from None
+        out.append((minutes[0], minutes[1]))
+    return out
 
 
 ZoneKind = Literal["help_point", "staff", "ignore", "entrance"]

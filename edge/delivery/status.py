@@ -75,6 +75,8 @@ def stats_payload(snapshot: StatsSnapshot, delivery: DeliveryCounters | None,
     return {
         "ts": iso_utc(now),
         "visitors_today": snapshot.visitors_today,
+        "entered_today": snapshot.entered_today,
+        "exited_today": snapshot.exited_today,
         "dwell_median_s": rounded(snapshot.dwell_median_s),
         "pings_today": snapshot.pings_today,
         "pings_by_reason": dict(snapshot.pings_by_reason),

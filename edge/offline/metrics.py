@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.behaviour.tracker import iou_matrix
+from edge.vocabulary.boxes import iou_matrix
 
 Boxes = npt.ArrayLike
 Frames = Mapping[int, Boxes] | Sequence[Boxes]
@@ -200,18 +200,10 @@ def visits_per_person(gt: IdFrames, pred: IdFrames, fps: float, min_s: float = 1
     g_map, p_map = _id_frames(gt), _id_frames(pred)
     g_long = [i for i, (a, b) in _spans(g_map).items() if (b - a) / fps >= min_s]
     p_long = [i for i, (a, b) in _spans(p_map).items() if (b - a) / fps >= min_s]
-    owner_votes: dict[int, dict[int, int]] = {p: {} for p in p_long}
-    for frame, (pi, pb) in p_map.items():
-        gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
-        if not len(gi) or not len(pi):
-            continue
-        overlap = iou_matrix(pb, gb)
-        r, c = assign_max(np.where(overlap >= iou, overlap, 0.0))
-        for p, g in zip(pi[r].tolist(), gi[c].tolist(), strict=True):
-            if p in owner_votes:
-                owner_votes[p][g] = owner_votes[p].get(g, 0) + 1
-    owners = [max(v, key=lambda g: v[g]) for v in owner_votes.values() if v]
-    split = sum(1 for g in g_long if owners.count(g) >= 2)
+    votes = _owner_votes(g_map, p_map, iou)
+    owner_votes = {p: votes.get(p, {}) for p in p_long}
+    own = [max(v, key=lambda g: v[g]) for v in owner_votes.values() if v]
+    split = sum(1 for g in g_long if own.count(g) >= 2)
     people = len(g_long)
     # an id that followed one person, then another: the second inherits the first's dwell
     enough = min_s / 2 * fps
@@ -219,3 +211,67 @@ def visits_per_person(gt: IdFrames, pred: IdFrames, fps: float, min_s: float = 1
     return VisitScores(visits=len(p_long), people=people, split_people=split,
                        per_person=len(p_long) / people if people else float("nan"),
                        handed_over=handed)
+
+
+def _owner_votes(g_map: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+                 p_map: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+                 iou: float) -> dict[int, dict[int, int]]:
+    """For each predicted id, in how many frames it was each ground-truth person."""
+    votes: dict[int, dict[int, int]] = {}
+    for frame, (pi, pb) in p_map.items():
+        gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
+        if not len(gi) or not len(pi):
+            continue
+        overlap = iou_matrix(pb, gb)
+        r, c = assign_max(np.where(overlap >= iou, overlap, 0.0))
+        for p, g in zip(pi[r].tolist(), gi[c].tolist(), strict=True):
+            mine = votes.setdefault(p, {})
+            mine[g] = mine.get(g, 0) + 1
+    return votes
+
+
+def owners(gt: IdFrames, pred: IdFrames, iou: float = 0.5) -> dict[int, int]:
+    """The ground-truth person each predicted id overlapped (IoU >= ``iou``) most often."""
+    votes = _owner_votes(_id_frames(gt), _id_frames(pred), iou)
+    return {p: max(v, key=lambda g: v[g]) for p, v in votes.items() if v}
+
+
+@dataclass(frozen=True)
+class DwellScores:
+    people: int         # ground-truth people present >= min_s
+    mean_error_s: float  # mean |dwell of their longest visit - their presence|
+    worst_error_s: float
+
+
+def dwell_errors(gt: IdFrames, pred: IdFrames, fps: float, min_s: float = 0.5,
+                 iou: float = 0.5) -> DwellScores:
+    """How far each person's dwell (first to last frame of the longest visit they own) is
+    from their presence in the ground truth; a split visit counts only its longest part, a
+    person with no visit their whole presence."""
+    g_map, p_map = _id_frames(gt), _id_frames(pred)
+    g_spans, p_spans = _spans(g_map), _spans(p_map)
+    mine: dict[int, list[int]] = {}
+    for p, g in owners(gt, pred, iou).items():
+        mine.setdefault(g, []).append(p)
+    errors = []
+    for g, (a, b) in g_spans.items():
+        if (b - a) / fps < min_s:
+            continue
+        best = max(((p_spans[p][1] - p_spans[p][0]) for p in mine.get(g, [])), default=0)
+        errors.append(abs(best - (b - a)) / fps)
+    if not errors:
+        return DwellScores(0, 0.0, 0.0)
+    return DwellScores(len(errors), float(np.mean(errors)), float(max(errors)))
+
+
+def wrong_joins(gt: IdFrames, tracks: IdFrames, visitor_of: Mapping[int, int],
+                iou: float = 0.5) -> int:
+    """Tracks joined into a visit that belongs to another ground-truth person: for each
+    visitor, the distinct owners of its tracks beyond the first (``visitor_of``: track id
+    -> visitor id; ``tracks``: per-frame track ids)."""
+    track_owner = owners(gt, tracks, iou)
+    people: dict[int, set[int]] = {}
+    for tid, vid in visitor_of.items():
+        if tid in track_owner:
+            people.setdefault(vid, set()).add(track_owner[tid])
+    return sum(len(s) - 1 for s in people.values())

@@ -47,6 +47,8 @@ class DayStats:
         tally = self.tally
         return StatsSnapshot(
             visitors_today=tally.visits,
+            entered_today=tally.entered,
+            exited_today=tally.exited,
             dwell_median_s=statistics.median(tally.dwells) if tally.dwells else None,
             pings_today=tally.pings_sent,
             pings_by_reason=dict(tally.pings),

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 PingReason = Literal["linger", "looking_around", "help_point"]
+HeldRule = Literal["staff", "closed", "acknowledged", "attended", "party", "space_window",
+                   "cooldown", "rate_limit", "stale", "departed"]
+"""The policy rule that held a candidate ping (``held`` events' ``reason``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,21 @@ class VisitEnded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Entered(Event):
+    """The visitor crossed an ``entrance`` zone inward (the owner's "in" count)."""
+
+    type: ClassVar[str] = "entered"
+
+
+@dataclass(frozen=True, slots=True)
+class Exited(Event):
+    """The visitor left through an ``entrance`` zone (the "out" count); their visit ends at
+    once, at ``t``, their last sighting."""
+
+    type: ClassVar[str] = "exited"
+
+
+@dataclass(frozen=True, slots=True)
 class Lingering(Event):
     type: ClassVar[str] = "lingering"
     dwell_s: float = 0.0
@@ -66,7 +84,7 @@ class Ping(Event):
     """A decision to tap the assistant's wrist. ``id`` is the one the MQTT message carries."""
 
     type: ClassVar[str] = "ping"
-    id: str = ""
+    id: str
     reason: PingReason = "linger"
     dwell_s: float = 0.0
     zone: str | None = None
@@ -85,7 +103,7 @@ class Held(Event):
 
     type: ClassVar[str] = "held"
     candidate: PingReason = "linger"
-    reason: str = ""
+    reason: HeldRule = "space_window"
     detail: str = ""
 
 

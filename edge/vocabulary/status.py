@@ -23,6 +23,8 @@ class StatsSnapshot:
     """Today's numbers about visitors and pings, as the service counted them."""
 
     visitors_today: int = 0
+    entered_today: int = 0  # crossed an entrance zone inward (beside visits, to compare)
+    exited_today: int = 0
     dwell_median_s: float | None = None
     pings_today: int = 0
     pings_by_reason: dict[str, int] = field(default_factory=dict)

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from edge.vocabulary.events import Acknowledged, Event, Held, Ping, VisitEnded, VisitStarted
+from edge.vocabulary.events import (
+    Acknowledged,
+    Entered,
+    Event,
+    Exited,
+    Held,
+    Ping,
+    VisitEnded,
+    VisitStarted,
+)
 
 DWELLS_KEPT = 100_000  # far more than a day's visits; bounds memory on a sensor that never stops
 
@@ -31,6 +40,8 @@ class Tally:
     pings: Counter[str] = field(default_factory=Counter)
     held: Counter[str] = field(default_factory=Counter)
     acks: int = 0
+    entered: int = 0  # people who crossed an entrance zone inward
+    exited: int = 0  # people who left through an entrance zone
 
     def add(self, ev: Event) -> None:
         if isinstance(ev, VisitStarted):
@@ -47,6 +58,10 @@ class Tally:
             self.held[ev.reason] += 1
         elif isinstance(ev, Acknowledged):
             self.acks += 1
+        elif isinstance(ev, Entered):
+            self.entered += 1
+        elif isinstance(ev, Exited):
+            self.exited += 1
 
     def observe(self, events: list[Event]) -> list[Event]:
         """Counts ``events`` and returns them (so a producer can count on its way out)."""

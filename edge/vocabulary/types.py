@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edge.vocabulary.boxes import feet_of
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -115,4 +117,4 @@ class Tracks:
     @property
     def feet(self) -> FloatArray:
         """Bottom centre of each box (pixels), where zones are tested."""
-        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
+        return feet_of(self.xyxy)

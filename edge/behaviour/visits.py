@@ -1,0 +1,359 @@
+"""Visits: one person, one visit, across the tracker's splits. Maps track ids to visitor ids.
+
+The tracker is kept fast and simple; it splits a person into two ids when their box jumps (a
+merged or partial box behind a post or another person fails its height gate), after a long
+occlusion, or behind a shelf. This layer sits between the tracker and behaviour and owns the
+visits: behaviour and policy only ever see visitor ids, so a split that this layer joins keeps
+the visitor's first-seen time, staff flag, party, acknowledgements and cooldowns.
+
+How a visit **begins**:
+
+- a track born at the picture's edge or in an ``entrance`` zone is a new person: a visitor at
+  once, never joined to anyone (people walk in there);
+- a track born inside the picture (behind a shelf, out of a merged box) is held back for
+  ``visit_min_s`` (behaviour would not start its visit earlier anyway), then offered to the
+  people who are coasting (tracker still predicting them) or lost within the last
+  ``visit_memory_s``: if it is plausibly one of them it **continues** that visit (see
+  ``_plausible``); otherwise it is a new visitor, dated from its first sighting;
+- a track born inside that has not moved (feet within ``scenery_still`` box heights of where
+  it appeared) is scenery — a mannequin, a poster, a coat stand — and no visitor until it
+  moves. Tracks born in a ``staff`` zone are exempt (staff sit still behind the counter).
+
+How a visit **ends**: when its person was last seen at the picture's edge or crossing out of an
+entrance zone and the tracker lost them, at once; otherwise ``visit_memory_s`` after they were
+last seen (inside the scene they may be behind a shelf). The end is always stamped by behaviour
+with the last time they were seen, so the memory never adds to dwell.
+
+A join is decided from geometry and motion only (positions, box edges and heights, times), all
+of which are in a trace: replaying a trace decides exactly what the live sensor decided.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.behaviour.zones import ZoneMap
+from edge.config.sections import BehaviourConfig
+from edge.vocabulary.types import Tracks
+
+# A box this close to the picture's edge (fraction of the picture) was cut off by it: the
+# person is walking in or out there.
+_EDGE_MARGIN = 0.02
+# Join radius, in the lost person's box heights: 0.75 for a box that reappears where the
+# person was predicted, growing by this many heights per second of gap: a slow walk in a
+# direction their last velocity did not say (the path already covers stopping and walking on).
+_JOIN_RADIUS = 0.75
+_JOIN_SPREAD_PER_S = 0.5
+# A box of the same person seen nearer or further, or with legs hidden: height within this
+# ratio of one of their recent boxes; otherwise one of its edges (head or feet) must match.
+_SAME_HEIGHT_RATIO = 1.4
+_EDGE_MATCH = 0.3  # box heights
+# A partial or merged box still has to be of human size relative to the person.
+_LEAST_HEIGHT_RATIO, _MOST_HEIGHT_RATIO = 0.35, 2.5
+# The lost person may overlap the newcomer by this much time (a duplicate frame or two).
+_OVERLAP_S = 0.2
+# Someone last seen in an entrance after being inside has left once unseen this long (one
+# missed frame in the doorway is not an exit) or when the tracker lets go of them.
+_EXIT_BLINK_S = 0.5
+# Feet velocity is measured over this much recent track, and capped (box heights per second).
+_SPEED_SPAN_S = 1.0
+_MAX_SPEED = 2.0
+_RECENT_HEIGHTS = 8
+
+
+@dataclass(slots=True)
+class _Track:
+    """A tracker id as this layer knows it."""
+
+    first_t: float
+    fx: float
+    fy: float
+    born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
+    visitor: int | None = None  # None while held back or scenery
+    offered: bool = False  # the one offer to lost people has been made
+
+
+@dataclass(slots=True)
+class _Visitor:
+    vid: int
+    first_t: float
+    last_t: float
+    box: tuple[float, float, float, float]  # last seen xyxy
+    track: int | None
+    heights: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_HEIGHTS))
+    trail: deque[tuple[float, float, float]] = field(default_factory=deque)  # t, feet x, y
+    in_entrance: bool = False  # last seen with feet in an entrance zone
+    been_inside: bool = False  # seen with feet outside every entrance zone
+    at_edge: bool = False  # last box cut by the picture's edge
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """Someone crossed an entrance zone: inward (``entered``) or out (their visit ended)."""
+
+    t: float
+    visitor: int
+    entered: bool
+
+
+class Visits:
+    """Track ids -> visitor ids; see the module docstring.
+
+    ``is_staff(visitor)`` tells whether behaviour knows that visitor as staff: a member of
+    staff lost on the floor is joined more readily (no height gate), so staff stay staff.
+    """
+
+    def __init__(self, cfg: BehaviourConfig, zones: ZoneMap,
+                 frame_size: tuple[int, int] | None,
+                 is_staff: Callable[[int], bool] = lambda vid: False) -> None:
+        self.reload(cfg, zones)
+        self.frame_size = frame_size
+        self.is_staff = is_staff
+        self._tracks: dict[int, _Track] = {}
+        self.visitors: dict[int, _Visitor] = {}
+        self._next_id = 1
+        self.crossings: list[Crossing] = []  # of the last update
+        self.joins = 0
+
+    def reload(self, cfg: BehaviourConfig, zones: ZoneMap) -> None:
+        self.cfg = cfg
+        self.zones = zones
+
+    def __len__(self) -> int:
+        """Visitors present or remembered now."""
+        return len(self.visitors)
+
+    def first_seen(self, vid: int) -> float:
+        """When a visitor (or a provisional one, negative id) was first seen."""
+        return self.visitors[vid].first_t if vid > 0 else self._tracks[-vid].first_t
+
+    # ---- per frame ---------------------------------------------------------------------
+    def update(self, tracks: Tracks, t: float) -> Tracks:
+        """The tracker's output with visitor ids: held-back and scenery tracks left out,
+        people lost inside the scene kept (unmatched, at their last box) while remembered."""
+        self.crossings = []
+        ids = tracks.ids.tolist()
+        matched = tracks.matched.tolist()
+        boxes = tracks.xyxy.tolist()
+        feet_in = self._entrance_flags(tracks)
+        if len(self._tracks) > len(ids) or any(tid not in self._tracks for tid in ids):
+            present = set(ids)
+            for tid in [k for k in self._tracks if k not in present]:
+                del self._tracks[tid]
+        rows: dict[int, int] = {}  # visitor -> row
+        for j, tid in enumerate(ids):
+            vid = self._visitor_of(tid, boxes[j], matched[j], t)
+            if vid is not None:
+                rows[vid] = j
+                if matched[j]:
+                    self._seen(self.visitors[vid], boxes[j], t, feet_in[j])
+        if len(rows) < len(ids):
+            self._decide_held(ids, boxes, matched, rows, t)
+        if len(rows) < len(self.visitors) or not all(matched):
+            self._forget(rows, matched, t)
+        if len(rows) < len(ids):
+            # tracks held back until visit_min_s are shown as provisional visitors (negative
+            # ids): behaviour starts no visit before visit_min_s, so no event ever names one
+            rows.update((-tid, j) for j, tid in enumerate(ids)
+                        if self._tracks[tid].visitor is None and not self._tracks[tid].offered)
+        return self._output(tracks, rows)
+
+    def _visitor_of(self, tid: int, box: list[float], matched: bool, t: float) -> int | None:
+        track = self._tracks.get(tid)
+        if track is None:
+            track = self._tracks[tid] = self._new_track(tid, box, t)
+        vid = track.visitor
+        if vid is None:
+            return None
+        v = self.visitors.get(vid)
+        if v is not None and v.track == tid:
+            return vid
+        # that visit ended (through the entrance) or a newer track took it over: this track
+        # is someone new from its next sighting
+        if not matched:
+            return None
+        track = self._tracks[tid] = self._new_track(tid, box, t)
+        return track.visitor
+
+    def _new_track(self, tid: int, box: list[float], t: float) -> _Track:
+        fx, fy = (box[0] + box[2]) / 2, box[3]
+        free = self._at_edge(box)
+        if not free and len(self.zones):
+            feet = np.array([[fx, fy]], np.float32)
+            free = bool(self.zones.inside(feet, "entrance")[0]
+                        or self.zones.inside(feet, "staff")[0])
+        track = _Track(t, fx, fy, free)
+        if free:
+            self._start(tid, track, box, t)
+        return track
+
+    def _start(self, tid: int, track: _Track, box: list[float], t: float) -> int:
+        vid = self._next_id
+        self._next_id += 1
+        v = _Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid)
+        v.heights.append(max(box[3] - box[1], 1.0))
+        self.visitors[vid] = v
+        track.visitor = vid
+        return vid
+
+    def _seen(self, v: _Visitor, box: list[float], t: float, in_entrance: bool) -> None:
+        fx, fy = (box[0] + box[2]) / 2, box[3]
+        if v.in_entrance and not in_entrance and not v.been_inside:
+            self.crossings.append(Crossing(t, v.vid, entered=True))
+        v.been_inside |= not in_entrance
+        v.in_entrance = in_entrance
+        v.last_t = t
+        v.box = (box[0], box[1], box[2], box[3])
+        v.heights.append(max(box[3] - box[1], 1.0))
+        v.at_edge = self._at_edge(box)
+        trail = v.trail
+        trail.append((t, fx, fy))
+        while trail[0][0] < t - _SPEED_SPAN_S:
+            trail.popleft()
+
+    # ---- held-back tracks: join, start, or scenery ---------------------------------------
+    def _decide_held(self, ids: list[int], boxes: list[list[float]], matched: list[bool],
+                     rows: dict[int, int], t: float) -> None:
+        held = [j for j, tid in enumerate(ids) if self._tracks[tid].visitor is None]
+        due = [j for j in held if not self._tracks[ids[j]].offered
+               and t - self._tracks[ids[j]].first_t >= self.cfg.visit_min_s]
+        if due:
+            self._offer(due, ids, boxes, matched, rows)
+        for j in held:
+            track = self._tracks[ids[j]]
+            if track.visitor is None and track.offered and matched[j] \
+                    and self._moved(track, boxes[j]):
+                rows[self._start(ids[j], track, boxes[j], t)] = j
+
+    def _offer(self, due: list[int], ids: list[int], boxes: list[list[float]],
+               matched: list[bool], rows: dict[int, int]) -> None:
+        """Each due track to the lost person it most plausibly is (best pairs first)."""
+        lost = [v for v in self.visitors.values()
+                if v.vid not in rows or not matched[rows[v.vid]]]
+        pairs = []
+        for j in due:
+            track = self._tracks[ids[j]]
+            track.offered = True
+            for v in lost:
+                score = self._plausible(v, boxes[j], track.first_t)
+                if score is not None:
+                    pairs.append((score, j, v.vid))
+        taken: set[int] = set()
+        joined: set[int] = set()
+        for _, j, vid in sorted(pairs):
+            if j in taken or vid in joined:
+                continue
+            taken.add(j)
+            joined.add(vid)
+            v, track = self.visitors[vid], self._tracks[ids[j]]
+            v.track, track.visitor = ids[j], vid
+            rows[vid] = j
+            self.joins += 1
+
+    def _plausible(self, v: _Visitor, box: list[float], born_t: float) -> float | None:
+        """How far (in radii) the new box is from where ``v`` may be now; None: not them.
+
+        Where they may be is the segment from where they were last seen (they stopped) to
+        where their last velocity would have taken them (they walked on), widened by
+        ``_JOIN_SPREAD_PER_S`` per second of gap. The newcomer's feet or head must be near
+        it (a partial box keeps one of them), and its height near one of their recent boxes
+        or one of its edges must match theirs (a merged box is taller but shares an edge).
+        """
+        gap = born_t - v.last_t
+        if gap < -_OVERLAP_S or gap > self.cfg.visit_memory_s:
+            return None
+        ref = sorted(v.heights)[len(v.heights) // 2]
+        h = max(box[3] - box[1], 1.0)
+        if not _LEAST_HEIGHT_RATIO * ref <= h <= _MOST_HEIGHT_RATIO * ref:
+            return None
+        vx, vy = self._velocity(v)
+        step_x, step_y = vx * max(gap, 0.0), vy * max(gap, 0.0)
+        cx, (top, feet) = (box[0] + box[2]) / 2, (box[1], box[3])
+        ox = (v.box[0] + v.box[2]) / 2
+        d_feet = _to_segment(cx - ox, feet - v.box[3], step_x, step_y)
+        d_head = _to_segment(cx - ox, top - v.box[1], step_x, step_y)
+        same_size = any(abs(math.log(h / g)) < math.log(_SAME_HEIGHT_RATIO) for g in v.heights)
+        edge = min(abs(feet - v.box[3] - step_y), abs(top - v.box[1] - step_y))
+        staff = self.is_staff(v.vid)
+        if not (same_size or staff or edge <= _EDGE_MATCH * ref + abs(step_y)):
+            return None
+        radius = (_JOIN_RADIUS + _JOIN_SPREAD_PER_S * max(gap, 0.0)) * ref
+        d = min(d_feet, d_head)
+        return d / radius if d <= radius else None
+
+    def _velocity(self, v: _Visitor) -> tuple[float, float]:
+        trail = v.trail
+        if len(trail) < 2 or trail[-1][0] - trail[0][0] < 0.2:
+            return 0.0, 0.0
+        span = trail[-1][0] - trail[0][0]
+        vx, vy = (trail[-1][1] - trail[0][1]) / span, (trail[-1][2] - trail[0][2]) / span
+        speed, limit = math.hypot(vx, vy), _MAX_SPEED * v.heights[-1]
+        if speed > limit:
+            vx, vy = vx * limit / speed, vy * limit / speed
+        return vx, vy
+
+    def _moved(self, track: _Track, box: list[float]) -> bool:
+        h = max(box[3] - box[1], 1.0)
+        fx, fy = (box[0] + box[2]) / 2, box[3]
+        return math.hypot(fx - track.fx, fy - track.fy) > self.cfg.scenery_still * h
+
+    # ---- ends --------------------------------------------------------------------------
+    def _forget(self, rows: dict[int, int], matched: list[bool], t: float) -> None:
+        """Visits that end now: left through an entrance or the edge, or lost too long."""
+        memory = self.cfg.visit_memory_s
+        for vid in [k for k in self.visitors if rows.get(k) is None or not matched[rows[k]]]:
+            v = self.visitors[vid]
+            leaving = v.in_entrance and v.been_inside and (
+                vid not in rows or t - v.last_t > _EXIT_BLINK_S)
+            if leaving or (vid not in rows and v.at_edge) or t - v.last_t > memory:
+                del self.visitors[vid]
+                rows.pop(vid, None)
+                if leaving:
+                    self.crossings.append(Crossing(v.last_t, vid, entered=False))
+            elif vid not in rows:
+                v.track = None
+
+    def _output(self, tracks: Tracks, rows: dict[int, int]) -> Tracks:
+        """Visitors seen now (their track's row), provisional ones, and people remembered
+        (at their last box, unmatched)."""
+        lost = [vid for vid in self.visitors if vid not in rows]
+        if not lost:
+            if not rows:
+                return Tracks.empty()
+            out = tracks[np.fromiter(rows.values(), np.intp, len(rows))]
+            return Tracks(np.fromiter(rows, np.int64, len(rows)), out.xyxy, out.score, out.yaw,
+                          out.matched)
+        n, m = len(rows), len(lost)
+        ids = np.fromiter([*rows, *lost], np.int64, n + m)
+        idx = np.fromiter(rows.values(), np.intp, n)
+        xyxy = np.concatenate([tracks.xyxy[idx],
+                               np.array([self.visitors[v].box for v in lost], np.float32)])
+        score = np.concatenate([tracks.score[idx], np.zeros(m, np.float32)])
+        yaw = np.concatenate([tracks.yaw[idx], np.full(m, np.nan, np.float32)])
+        matched = np.concatenate([tracks.matched[idx], np.zeros(m, bool)])
+        return Tracks(ids, xyxy, score, yaw, matched)
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _entrance_flags(self, tracks: Tracks) -> list[bool]:
+        if not self.zones.has_entrance or not len(tracks):
+            return [False] * len(tracks)
+        return list(self.zones.inside(tracks.feet, "entrance").tolist())
+
+    def _at_edge(self, box: list[float]) -> bool:
+        if self.frame_size is None:
+            return False
+        w, h = self.frame_size
+        mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
+        return box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my
+
+
+def _to_segment(px: float, py: float, sx: float, sy: float) -> float:
+    """Distance from point p to the segment from the origin to s."""
+    length2 = sx * sx + sy * sy
+    along = 0.0 if length2 < 1e-9 else min(max((px * sx + py * sy) / length2, 0.0), 1.0)
+    return math.hypot(px - along * sx, py - along * sy)
