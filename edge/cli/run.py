@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.delivery.mqtt import MqttError
     from edge.perception.models import ModelError
     from edge.service.live import Service
+    from edge.service.lock import AlreadyRunning
     from edge.vocabulary.errors import InputError
 
     settings = load(args)
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         service = Service(settings, uri, config_path=args.config, realtime=args.realtime,
                           loop=args.loop)
         return service.run()
-    except (InputError, ModelError, MqttError) as exc:
+    except (InputError, ModelError, MqttError, AlreadyRunning) as exc:
         print(f"dwell run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CommandError:

@@ -27,13 +27,15 @@ from typing import Any
 from edge.config.settings import ConfigError, Settings, load_settings
 from edge.delivery.status import StatsTicker
 from edge.service.core import Core, PublisherFactory, mqtt_publisher
+from edge.service.lock import CameraLock
 from edge.service.systemd import Notifier
 from edge.vocabulary.types import Frame
 
 log = logging.getLogger("dwell.service")
 
 WAKE_S = 0.5  # longest the processing loop sleeps without frames (watchdog, acks, reload)
-STATUS_EVERY_S = 10.0  # the retained status is refreshed this often (and on every change)
+STATUS_EVERY_S = 10.0  # the publisher gets a fresh reading this often (and on every change);
+# it re-publishes the retained status only when the state changed, counts go out with stats
 STALL_S = 5.0  # no frame for this long from a live camera counts as "camera not ok"
 FLUSH_S = 3.0  # on stop, how long queued pings may take to reach the broker
 RESTART_KEYS = ("store", "camera", "state_dir", "models_dir", "source", "detector", "mqtt")
@@ -93,6 +95,8 @@ class Service:
                  publisher_factory: PublisherFactory = mqtt_publisher,
                  detector: Any = None) -> None:
         self.settings = settings
+        # first: a second `dwell run` for this camera must not connect (it would kick us off)
+        self.lock = CameraLock(settings.state_dir, settings.store, settings.camera).acquire()
         self.uri = uri
         self.config_path = config_path
         self.realtime, self.loop = realtime, loop
@@ -137,6 +141,7 @@ class Service:
         processing.join(timeout=15)
         capture.join(timeout=10)
         self._flush_and_close()
+        self.lock.release()
         self.notifier.close()
         if self.failed is not None:
             return 1
