@@ -134,3 +134,46 @@ def publish_raw(port: int, topic: str, *payloads: bytes, **auth: Any) -> list[An
     client.disconnect()
     client.loop_stop()
     return [reasons[mid] for mid in mids]
+
+
+def outage_delays(broker: Any, state_dir: Path, down_s: float, pings: int = 3,
+                  **mqtt: Any) -> list[float]:
+    """Seconds from the broker accepting connections again to each ping queued during an
+    outage of ``down_s`` reaching a persistent watch, with a real publisher and broker.
+
+    ``broker`` (tests.broker.Mosquitto, not started) gets persistence, so the watch's session
+    survives the graceful stop. ``mqtt`` overrides the publisher's [mqtt] settings; the
+    reconnect backoff is the product's default unless given here.
+    """
+    from edge.delivery.publisher import MqttPublisher
+
+    broker.extra_config += f"\npersistence true\npersistence_location {broker.workdir}/\n"
+    broker.start()
+    watch_id = f"watch-outage-{broker.port}"
+    watch = Collector(broker.port, ["dwell/+/+/ping"], client_id=watch_id, persistent=True)
+    defaults = MqttConfig()
+    mqtt.setdefault("reconnect_min_s", defaults.reconnect_min_s)
+    mqtt.setdefault("reconnect_max_s", defaults.reconnect_max_s)
+    pub = MqttPublisher(make_settings(state_dir, broker.port, **mqtt), lambda *a: None)
+    try:
+        if not pub.wait_connected(10):
+            raise TimeoutError(f"publisher did not connect: {pub.connection_error}")
+        broker.stop()
+        stopped = time.monotonic()
+        wait_until(lambda: not pub.connected, 10)
+        ids = [f"outage-{broker.port}-{i}" for i in range(pings)]
+        for i, ping_id in enumerate(ids):  # spread over the outage, the last near its end
+            due = stopped + (down_s - 0.5) * (i + 1) / pings
+            time.sleep(max(0.0, due - time.monotonic()))
+            pub.publish(make_ping(ping_id))
+        time.sleep(max(0.0, stopped + down_s - time.monotonic()))
+        broker.start()  # returns once the port accepts connections
+        ready = time.monotonic()
+        watch.wait_for(lambda ms: set(ids) <= {m.json()["id"] for m in ms}, timeout=60)
+    finally:
+        pub.close()
+        watch.close()
+    first = {}
+    for m in watch.on("/ping"):
+        first.setdefault(m.json()["id"], m.at)
+    return [first[ping_id] - ready for ping_id in ids]

@@ -69,10 +69,12 @@ def test_status_payloads_and_last_will() -> None:
 
     online = status_payload("online", StatusSnapshot(camera_ok=False, fps=7.26,
                                                      visitors_now=3), 0.0)
-    assert online == {"state": "online", "camera_ok": False, "fps": 7.3, "visitors_now": 3,
+    assert online == {"state": "online", "camera_ok": False, "problems": [],
                       "version": online["version"], "ts": "1970-01-01T00:00:00.000Z"}
     will = status_payload("offline", None, None, "connection lost")
-    assert will["state"] == "offline" and "ts" not in will and will["visitors_now"] is None
+    assert will["state"] == "offline" and "ts" not in will and will["camera_ok"] is None
+    degraded = status_payload("online", None, 0.0, problems=("outbox was corrupt",))
+    assert degraded["problems"] == ["outbox was corrupt"]
 
 
 def test_stats_payload_and_ticker() -> None:

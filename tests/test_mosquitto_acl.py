@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,11 @@ def test_read_rights(broker: Mosquitto, user: str, subscription: str, publisher:
     # mosquitto 2 grants every SUBSCRIBE and applies read rights to each message delivered
     reader = Collector(broker.port, [subscription], username=user, password=USERS[user])
     try:
-        assert pub_reason(broker, publisher, topic) < 128
+        if publisher == user:  # one login is one client id here: publish on the reader's own
+            info = reader.client.publish(topic, b'{"x":1}', qos=1)
+            info.wait_for_publish(5)
+        else:
+            assert pub_reason(broker, publisher, topic) < 128
         with contextlib.suppress(TimeoutError):
             reader.wait_for(lambda ms: bool(ms), timeout=0.5 if not received else 5)
     finally:
@@ -130,8 +136,8 @@ def test_sensor_and_watch_users_work_end_to_end(broker: Mosquitto, tmp_path: Pat
         pub.publish(make_ping("e2e"))
         watch.wait_for(lambda ms: bool(ms))
         answer = json.dumps({"ping_id": "e2e", "action": "on_my_way", "by": "anna"}).encode()
-        publish_raw(broker.port, "dwell/shop/entrance/ack", answer, username="watch-anna",
-                    password="pw-watch")
+        # on the watch's own connection: a second one with its login would take its place
+        watch.client.publish("dwell/shop/entrance/ack", answer, qos=1).wait_for_publish(5)
         wait_until(lambda: acks == [Ack("e2e", "on_my_way", "anna")])
         ha.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/config")]) == 3)
     finally:
@@ -141,8 +147,39 @@ def test_sensor_and_watch_users_work_end_to_end(broker: Mosquitto, tmp_path: Pat
     assert pub.counters.not_authorized == 0 and pub.counters.confirmed == 1
     configs = {m.topic: m.json() for m in ha.messages if m.topic.endswith("/config")}
     visitors = configs["homeassistant/sensor/dwell_shop_entrance/visitors_now/config"]
-    assert visitors["state_topic"] == "dwell/shop/entrance/status"
+    assert visitors["state_topic"] == "dwell/shop/entrance/stats"  # a count, not a state
     assert visitors["unique_id"] == "dwell_shop_entrance_visitors_now"
+
+
+@pytest.mark.parametrize("client_id", ["dwell-shop-entrance", "sensor-shop-entrance"])
+def test_a_watch_login_cannot_take_the_sensor_session_over(
+        broker: Mosquitto, tmp_path: Path, client_id: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """With the watch's credentials and the sensor's client id (as the sensor sends it, and as
+    the shipped config makes the broker name it) nobody closes the sensor's connection."""
+    settings = make_settings(tmp_path, broker.port, username="sensor-shop-entrance",
+                             password="pw-sensor")
+    # the bridge's login reads the pings here: the intruder has the watch's
+    watch = Collector(broker.port, ["dwell/shop/+/ping"], username="bridge-ntfy",
+                      password="pw-bridge")
+    pub = MqttPublisher(settings, lambda *a: None)
+    intruder = None
+    try:
+        assert pub.wait_connected(5)
+        with caplog.at_level(logging.WARNING, logger="dwell.publisher"):
+            intruder = Collector(broker.port, ["dwell/shop/entrance/ack"], client_id=client_id,
+                                 username="watch-anna", password="pw-watch")
+            time.sleep(1.0)  # a takeover closes the sensor's connection at once
+            assert pub.connected
+            pub.publish(make_ping("still-mine"))
+            watch.wait_for(lambda ms: bool(ms))
+    finally:
+        if intruder is not None:
+            intruder.close()
+        pub.close()
+        watch.close()
+    assert not [r.getMessage() for r in caplog.records if "lost the broker" in r.getMessage()]
+    assert watch.ping_ids() == ["still-mine"] and pub.counters.confirmed == 1
 
 
 def test_central_bridge_forwards_pings_out_and_acks_in(broker_factory: Any) -> None:

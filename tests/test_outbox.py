@@ -1,10 +1,17 @@
-"""The on-disk outbox: what goes in stays until confirmed or expired, across reopen."""
+"""The on-disk outbox: what goes in stays until confirmed or expired, across reopen; a corrupt
+file is quarantined and the sensor goes on (the last test with a real mosquitto)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
+
 from edge.delivery.outbox import Entry, Outbox
+from edge.delivery.publisher import MqttPublisher
+from tests.broker import Mosquitto
+from tests.delivery_helpers import Collector, make_ping, make_settings
 
 
 def entry(ping_id: str, created: float, life: float = 120.0) -> Entry:
@@ -51,3 +58,65 @@ def test_same_id_twice_is_one_row(tmp_path: Path) -> None:
     box.add(entry("x", 1.0))
     box.add(entry("x", 2.0))
     assert len(box) == 1
+
+
+# -- a corrupt file is quarantined, not fatal ------------------------------------------------
+
+def test_a_corrupt_file_is_moved_aside_and_a_fresh_outbox_works(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    path.write_bytes(b"this is not an SQLite file, as after a power cut on an SD card" * 20)
+    (tmp_path / "o.db-wal").write_bytes(b"stale wal")
+    box = Outbox(path, clock=lambda: 1796169600.0)  # 2026-12-02 00:00:00 UTC
+    assert box.quarantined == tmp_path / "o.db.corrupt-20261202T000000Z"
+    assert box.quarantined.read_bytes().startswith(b"this is not an SQLite file")
+    assert (tmp_path / "o.db-wal.corrupt-20261202T000000Z").read_bytes() == b"stale wal"
+    box.add(entry("after", 1.0))
+    assert [e.id for e in box.pending(now=2.0)] == ["after"]
+    box.close()
+    assert Outbox(path).quarantined is None  # the fresh file is fine next time
+
+
+def test_a_damaged_page_is_quarantined_too(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    box = Outbox(path)
+    for i in range(200):
+        box.add(entry(f"p{i}", float(i)))
+    box.close()
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xff" * 4096  # the header survives, a page of the table does not
+    path.write_bytes(bytes(data))
+    again = Outbox(path)
+    assert again.quarantined is not None and again.quarantined.exists()
+    assert len(again) == 0
+
+
+def test_an_unopenable_path_is_an_error_not_a_quarantine(tmp_path: Path) -> None:
+    (tmp_path / "o.db").mkdir()  # a directory where the file should be: no rename cures it
+    with pytest.raises(OSError, match=r"o\.db: cannot open the ping outbox"):
+        Outbox(tmp_path / "o.db")
+    assert (tmp_path / "o.db").is_dir()
+    assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+@pytest.mark.broker
+def test_the_sensor_keeps_running_on_a_corrupt_outbox_and_status_says_so(
+        mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t11")
+    outbox = tmp_path / f"outbox-{settings.store}-{settings.camera}.db"
+    outbox.write_bytes(b"\x00garbage" * 512)
+    sub = Collector(mosquitto.port, ["t11/+/+/status", "t11/+/+/ping"])
+    with caplog.at_level(logging.ERROR, logger="dwell.outbox"):
+        pub = MqttPublisher(settings, lambda *a: None)
+    try:
+        assert pub.wait_connected(5)
+        pub.publish(make_ping("still-works"))
+        sub.wait_for(lambda ms: any(m.topic.endswith("/ping") for m in ms))
+    finally:
+        pub.close()
+        sub.close()
+    (moved,) = tmp_path.glob(f"{outbox.name}.corrupt-*")
+    assert any("is corrupt" in r.getMessage() and moved.name in r.getMessage()
+               for r in caplog.records)
+    online = next(m.json() for m in sub.on("/status") if m.json()["state"] == "online")
+    assert any(moved.name in problem for problem in online["problems"])
+    assert sub.ping_ids() == ["still-works"]

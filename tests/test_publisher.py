@@ -91,11 +91,12 @@ def test_status_online_then_clean_offline_with_snapshot(mosquitto: Mosquitto,
     sub.wait_for(lambda ms: any(b"offline" in m.payload for m in ms))
     sub.close()
     states = [m.json() for m in sub.on("/status")]
-    assert states[-2] == {**states[-2], "state": "online", "camera_ok": True, "fps": 9.9,
-                          "visitors_now": 2}
+    assert states[-2] == {**states[-2], "state": "online", "camera_ok": True, "problems": []}
+    assert "visitors_now" not in states[-2]  # a count: it goes with stats
     assert states[-1]["state"] == "offline" and states[-1]["reason"] == "shutdown"
     stats = sub.on("/stats")[0].json()
     assert stats["visitors_today"] == 5 and stats["pings_by_reason"] == {"linger": 2}
+    assert stats["visitors_now"] == 2 and stats["fps"] == 9.9
     assert stats["dwell_median_s"] == 61.2 or stats["dwell_median_s"] == 61.3
     assert stats["delivery"]["queued"] == 0
     # retained: a late subscriber still sees the last status
@@ -103,6 +104,35 @@ def test_status_online_then_clean_offline_with_snapshot(mosquitto: Mosquitto,
     late.wait_for(lambda ms: bool(ms))
     late.close()
     assert late.messages[0].retain and late.last_state() == "offline"
+
+
+def test_status_changes_on_state_only_counts_go_to_stats(mosquitto: Mosquitto,
+                                                        tmp_path: Path) -> None:
+    """A shop's visitor count changes all day: status (what watches and Home Assistant alert
+    on) must change only with the state; the count goes out with stats."""
+    settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t9")
+    sub = Collector(mosquitto.port, ["t9/+/+/status", "t9/+/+/stats"])
+    pub = MqttPublisher(settings, lambda *a: None)
+    try:
+        assert pub.wait_connected(5)
+        for i in range(40):  # people come and go; fps wobbles
+            pub.set_status(StatusSnapshot(camera_ok=True, fps=9.0 + i % 3, visitors_now=i % 5))
+        pub.set_status(StatusSnapshot(camera_ok=False, fps=0.0, visitors_now=4))  # lost
+        for i in range(10):
+            pub.set_status(StatusSnapshot(camera_ok=False, fps=0.0, visitors_now=i % 2))
+        pub.set_status(StatusSnapshot(camera_ok=True, fps=9.0, visitors_now=3))  # back
+        pub.publish_stats(StatsSnapshot(visitors_today=7))
+        sub.wait_for(lambda ms: any(m.topic.endswith("/stats") for m in ms))
+        time.sleep(0.3)  # anything else on its way arrives too
+    finally:
+        pub.close()
+        sub.close()
+    states = [(m.json()["state"], m.json()["camera_ok"]) for m in sub.on("/status")]
+    # on connect (nothing known yet), camera ok, lost, ok again, clean offline at close
+    assert states == [("online", None), ("online", True), ("online", False), ("online", True),
+                      ("offline", True)]
+    (stats,) = [m.json() for m in sub.on("/stats")]
+    assert stats["visitors_now"] == 3 and stats["fps"] == 9.0
 
 
 def test_broker_down_at_start_pings_queue_and_arrive(broker_factory: Any, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.delivery.mqtt import MqttError
     from edge.perception.models import ModelError
     from edge.service.live import Service
+    from edge.service.lock import AlreadyRunning
 
     settings = load(args)
     uri = args.source or settings.source.uri
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         service = Service(settings, uri, config_path=args.config, realtime=args.realtime,
                           loop=args.loop)
         return service.run()
-    except (ModelError, MqttError) as exc:
+    except (ModelError, MqttError, AlreadyRunning) as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     except OSError as exc:  # e.g. the state directory is not writable
         raise CommandError(f"{exc} (is state_dir {settings.state_dir} writable?)") from None

@@ -36,6 +36,7 @@ from edge.cli.common import EXIT_OK, EXIT_USAGE, CommandError, load
 from edge.delivery.acks import ACTIONS, ack_payload
 from edge.delivery.messages import parse_iso_utc
 from edge.delivery.mqtt import MqttError, connect_now, make_client, session_properties
+from edge.delivery.puback import Pubacks
 
 KEYS = {"o": "on_my_way", "d": "dismiss"}
 
@@ -105,15 +106,12 @@ class Watch:
         self.health = HealthWatch()
         self.typed = ""  # digits typed before o/d: the number of the ping to answer
         self.status_refused: str | None = None
-        self.pending_acks: dict[int, str] = {}
-        self.early_acks: dict[int, Any] = {}  # PUBACKs that beat us to recording the mid
-        self.ack_lock = threading.Lock()
-        self.ack_done = threading.Condition(self.ack_lock)
+        self.pubacks: Pubacks[str] = Pubacks(self._check_ack)  # mid of an ack -> ping id
         self.subscribed = threading.Event()
         self.client = make_client(cfg, client_id)
         self.client.on_message = lambda c, u, m: self.inbox.put((m.topic, bytes(m.payload)))
         self.client.on_subscribe = self._on_subscribe
-        self.client.on_publish = self._on_publish
+        self.client.on_publish = self.pubacks.on_publish
         self.client.on_connect = lambda c, u, f, r, p: (
             c.subscribe([(topic, 1), (self.status_topic, 1)]) if not r.is_failure else None)
         connect_now(self.client, cfg, clean_start=False,
@@ -139,16 +137,6 @@ class Watch:
         if len(reasons) > 1 and reasons[1].is_failure:
             self.status_refused = str(reasons[1])
         self.subscribed.set()
-
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
-                    props: Any) -> None:
-        with self.ack_lock:
-            ping_id = self.pending_acks.pop(mid, None)
-            if ping_id is None:
-                self.early_acks[mid] = reason
-            self.ack_done.notify_all()
-        if ping_id:
-            self._check_ack(ping_id, reason)
 
     def _check_ack(self, ping_id: str, reason: Any) -> None:
         if reason.is_failure:
@@ -263,20 +251,13 @@ class Watch:
         if ping is None:
             return
         ack_topic = ping["topic"].rsplit("/", 1)[0] + "/ack"
-        # never hold ack_lock while calling paho: on_publish runs under paho's own lock
         info = self.client.publish(ack_topic, ack_payload(ping["id"], action, self.by), qos=1)
-        with self.ack_lock:
-            early = self.early_acks.pop(info.mid, None)
-            if early is None:
-                self.pending_acks[info.mid] = ping["id"]
-        if early is not None:
-            self._check_ack(ping["id"], early)
+        self.pubacks.track(info.mid, ping["id"])
         if not self.args.json:
             print(f"        -> {action.replace('_', ' ')}: {_label(ping)}", flush=True)
 
     def flush_acks(self, timeout: float) -> None:
-        with self.ack_lock:
-            self.ack_done.wait_for(lambda: not self.pending_acks, timeout)
+        self.pubacks.wait_all(timeout)
 
 
 def _label(ping: dict[str, Any]) -> str:

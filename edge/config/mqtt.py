@@ -59,15 +59,23 @@ class MqttConfig(Section):
         "broker: a second client with the same id kicks the first off.",
     )
     reconnect_min_s: float = Field(
-        1.0, gt=0, le=60,
+        0.5, gt=0, le=60,
         description="First wait before reconnecting to a lost broker (doubles up to "
-        "reconnect_max_s). Lower delivers queued pings sooner after a blip; higher is gentler "
-        "on a struggling broker.",
+        "reconnect_max_s; each wait is drawn between half and all of it). Lower delivers "
+        "queued pings sooner after a blip; higher is gentler on a struggling broker.",
     )
     reconnect_max_s: float = Field(
-        30.0, gt=0, le=3600,
-        description="Longest wait between reconnect attempts. Lower notices a returned broker "
-        "sooner at the cost of more attempts while it is down.",
+        1.0, gt=0, le=3600,
+        description="Longest wait between reconnect attempts: queued pings reach the watch "
+        "at most about this long after the broker is back. 1 s costs a LAN broker nothing; "
+        "raise it for a remote broker shared by many sensors.",
+    )
+    takeover_backoff_s: float = Field(
+        300.0, ge=10, le=86400,
+        description="Wait before reconnecting after another client took this sensor's "
+        "session over (same client id: a duplicate sensor or a tool using its id). Lower "
+        "gets a sensor kicked by a passing tool back sooner; higher lets two duplicate "
+        "sensors flap the status less often.",
     )
     stats_interval_s: float = Field(
         60.0, ge=5, le=3600,

@@ -1,7 +1,8 @@
 """Home Assistant MQTT discovery: the sensor shows up as a device with three sensors.
 
 Published (retained) by the publisher on every connect when ``mqtt.homeassistant_discovery`` is
-on. The sensors read the retained status and stats topics, so Home Assistant needs no polling;
+on. The sensors read the retained status and stats topics, (visitors now is a count: stats), so Home
+Assistant needs no polling;
 availability follows the status topic's ``state`` (the last will turns it unavailable). The
 Status sensor reads online, offline or camera_lost, so an automation (the health blueprint in
 deploy/homeassistant/) can tell the assistant once when a sensor dies and once when it is back.
@@ -42,7 +43,7 @@ def discovery_messages(discovery_prefix: str, topics: Topics, store: str,
         "payload_not_available": "offline",
     }]
     sensors: list[dict[str, Any]] = [
-        {"object_id": "visitors_now", "name": "Visitors now", "state_topic": topics.status,
+        {"object_id": "visitors_now", "name": "Visitors now", "state_topic": topics.stats,
          "value_template": "{{ value_json.visitors_now }}", "state_class": "measurement",
          "icon": "mdi:account-multiple", "availability": availability},
         {"object_id": "pings_today", "name": "Pings today", "state_topic": topics.stats,

@@ -77,12 +77,18 @@ def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
         except (ssl.SSLError, OSError) as exc:
             raise MqttError(f"mqtt.tls: cannot use the certificate files: {exc}") from None
         client.tls_insecure_set(cfg.tls.insecure)
-    client.reconnect_delay_set(min_delay=max(1, round(cfg.reconnect_min_s)),
-                               max_delay=max(1, round(cfg.reconnect_max_s)))
+    set_reconnect_delay(client, cfg.reconnect_min_s, cfg.reconnect_max_s)
     # Our outbox paces what is handed over; paho's default of 20 in flight would hold back a
     # backlog flushed after an outage.
     client.max_inflight_messages_set(100)
     return client
+
+
+def set_reconnect_delay(client: mqtt.Client, min_s: float, max_s: float) -> None:
+    """paho's backoff: the next wait is ``min_s``, doubling to ``max_s`` until a CONNACK.
+    Fractions of a second work (paho only adds and compares them) though paho annotates int;
+    whole seconds would make a 1 s ceiling impossible to jitter."""
+    client.reconnect_delay_set(min_delay=min_s, max_delay=max_s)  # type: ignore[arg-type]
 
 
 def session_properties(expiry_s: int) -> Properties:

@@ -9,14 +9,28 @@ SQLite in ``state_dir`` (one small file per camera). It is used from the process
 (add) and paho's network thread (remove, flush), hence one lock and ``check_same_thread=False``.
 A committed row survives SIGKILL; ``synchronous=NORMAL`` with WAL would only lose the last rows
 on a power cut, which a 2-minute ping cannot outlive meaningfully anyway.
+
+A corrupt file (SD cards do this after power cuts) must not stop the sensor for good: systemd
+would restart it into the same failure forever. It is moved aside with a timestamp (kept for
+a post-mortem, with its -wal/-shm files so none is applied to the fresh file), logged, shown
+in ``quarantined`` (the publisher puts it into ``status``), and a fresh outbox is started:
+the pings queued in it are lost, which beats losing every ping from now on. Any other error
+(a directory that is not writable) still fails with its name: moving files cannot fix it.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+log = logging.getLogger("dwell.outbox")
+CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")  # sqlite3 error names a fresh file cures
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -42,20 +56,64 @@ class Entry:
         return self.expires - now
 
 
-class Outbox:
-    """Unconfirmed pings on disk. Times are wall-clock epoch seconds given by the caller."""
+class CorruptOutbox(Exception):
+    """The file is not a usable outbox (the message as SQLite put it). ``db`` is the
+    connection, still open: SQLite deletes the -wal/-shm files when it closes, so they are
+    moved aside first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, message: str, db: sqlite3.Connection) -> None:
+        super().__init__(message)
+        self.db = db
+
+
+class Outbox:
+    """Unconfirmed pings on disk. Times are wall-clock epoch seconds given by the caller;
+    ``clock`` only names a quarantined file."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        self.quarantined: Path | None = None  # where a corrupt outbox was moved at open
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db = self._open()
+        except CorruptOutbox as exc:
+            try:
+                self.quarantined = self._quarantine(clock())
+            finally:
+                exc.db.close()
+            log.error("the ping outbox %s is corrupt (%s): moved aside to %s; starting a fresh "
+                      "outbox (pings queued in the old one are lost)", path, exc,
+                      self.quarantined.name)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
-            raise OSError(f"{path}: cannot open the ping outbox: {exc}") from None
+            raise OSError(f"{self.path}: cannot open the ping outbox: {exc}") from None
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            check = db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "") in CORRUPT:
+                raise CorruptOutbox(str(exc), db) from None
+            db.close()
+            raise OSError(f"{self.path}: cannot open the ping outbox: {exc}") from None
+        if check is None or check[0] != "ok":
+            raise CorruptOutbox(f"quick_check: {check[0] if check else 'no answer'}", db)
+        return db
+
+    def _quarantine(self, now: float) -> Path:
+        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+        moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("-wal", "-shm", ""):  # the main file last: it names the quarantine
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.rename(moved.with_name(f"{self.path.name}{suffix}.corrupt-{stamp}"))
+        return moved
 
     def add(self, entry: Entry) -> None:
         with self._lock:

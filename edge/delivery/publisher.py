@@ -11,14 +11,16 @@ Delivery rules (docs/delivery.md):
 - Duplicates after a reconnect are possible by MQTT's rules; the ping ``id`` lets watches drop
   them.
 - Status is retained: ``online`` on connect, ``offline`` by the last will on a lost connection
-  (about 1.5 x keepalive) and by a clean message on ``close``.
+  (about 1.5 x keepalive) and by a clean message on ``close``; in between it is re-published
+  only on a change of state (edge/delivery/announce.py). Counts go to ``stats``.
+- Reconnects: a short jittered backoff, and a hard one when another client has taken the
+  session over (edge/delivery/reconnect.py). A corrupt outbox is quarantined, not fatal.
 
 ``on_ack`` is called on paho's thread; the service hands it to its processing thread.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -29,8 +31,8 @@ import paho.mqtt.client as mqtt
 
 from edge.config.settings import Settings
 from edge.delivery.acks import AckFilter
-from edge.delivery.homeassistant import discovery_messages
-from edge.delivery.messages import ping_payload
+from edge.delivery.announce import Announcer, dumps
+from edge.delivery.messages import iso_utc, ping_payload
 from edge.delivery.mqtt import (
     Topics,
     describe_refusal,
@@ -38,15 +40,16 @@ from edge.delivery.mqtt import (
     expiry_properties,
     make_client,
     session_properties,
+    set_reconnect_delay,
 )
 from edge.delivery.outbox import Entry, Outbox
+from edge.delivery.puback import Pubacks
+from edge.delivery.reconnect import QUICK_DROPS, QUICK_S, Drop, ReconnectPolicy
 from edge.delivery.status import (
     DeliveryCounters,
     StatsSnapshot,
     StatusSnapshot,
     median_or_none,
-    stats_payload,
-    status_payload,
 )
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Ping
@@ -56,10 +59,6 @@ log = logging.getLogger("dwell.publisher")
 
 NO_MATCHING_SUBSCRIBERS = 16
 NOT_AUTHORIZED = 135
-
-
-def _dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
 
 
 class MqttPublisher(Publisher):
@@ -77,39 +76,40 @@ class MqttPublisher(Publisher):
         cfg = settings.mqtt
         self._settings = settings
         self._clock = clock
-        self._announce = role == "sensor"
-        suffix = "" if self._announce else f"-{role}"
+        suffix = "" if role == "sensor" else f"-{role}"
+        self.client_id = (cfg.client_id or f"dwell-{settings.store}-{settings.camera}") + suffix
         # first: a TLS file problem should fail before anything is opened
-        self._client = make_client(cfg, (cfg.client_id or f"dwell-{settings.store}-"
-                                         f"{settings.camera}") + suffix)
+        self._client = make_client(cfg, self.client_id)
         self.topics = Topics.of(cfg.topic_prefix, settings.store, settings.camera)
         self.counters = DeliveryCounters()
         self.acks = AckFilter(on_ack)
         self.outbox = Outbox(settings.state_dir /
-                             f"outbox-{settings.store}-{settings.camera}{suffix}.db")
+                             f"outbox-{settings.store}-{settings.camera}{suffix}.db", clock)
         self.connection_error: str | None = None
         self._conn_lock = threading.Lock()  # held while deciding "connected -> hand to paho"
-        self._mid_lock = threading.Lock()  # never held while calling paho (on_publish runs
-        self._mids: dict[int, str | None] = {}  # under paho's own lock): mid -> ping id
-        self._early: dict[int, Any] = {}  # PUBACKs that beat the caller to recording the mid
+        self._pubacks: Pubacks[str | None] = Pubacks(self._confirmed)  # mid -> ping id
+        self._reconnect = ReconnectPolicy(cfg.reconnect_min_s, cfg.reconnect_max_s,
+                                          cfg.takeover_backoff_s, clock=time.monotonic)
         self._connected = False
         self._connected_event = threading.Event()
         self._closing = False
-        self._status = StatusSnapshot()
-        self._stats: StatsSnapshot | None = None
+        self._announcer = (Announcer(settings, self.topics, self._client, clock)
+                           if role == "sensor" else None)
         self._logged: set[str] = set()
         self._refused = False  # the last attempt ended in a CONNACK refusal (already logged)
         self._expired_base = self.outbox.counter("expired")  # expiries of earlier runs: not ours
         for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
             self.acks.sent(entry.id, entry.created)
+        if self.outbox.quarantined is not None:
+            self._problem("outbox", f"the ping outbox was corrupt: moved aside to "
+                          f"{self.outbox.quarantined.name}, started a fresh one")
 
-        if self._announce:
-            self._client.will_set(self.topics.status, _dumps(status_payload(
-                "offline", None, None, "connection lost")), qos=1, retain=True)
+        if self._announcer is not None:
+            self._announcer.set_will()
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
+        self._client.on_publish = self._pubacks.on_publish
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         # A persistent session for the ack subscription: an ack sent during a short drop is
@@ -126,7 +126,7 @@ class MqttPublisher(Publisher):
         expiry = self._settings.mqtt.ping_expiry_s
         data = ping_payload(ping, store=self._settings.store, camera=self._settings.camera,
                             language=self._settings.mqtt.language, now=now, expiry_s=expiry)
-        entry = Entry(ping.id, self.topics.ping, _dumps(data), now, now + expiry)
+        entry = Entry(ping.id, self.topics.ping, dumps(data), now, now + expiry)
         self.acks.sent(ping.id, now)
         self.counters.queued += 1
         self._drop_expired(now)
@@ -154,17 +154,15 @@ class MqttPublisher(Publisher):
                         "start", left, self._settings.mqtt.host, self._settings.mqtt.port,
                         self.outbox.path)
         self._closing = True
+        mid = None
         with self._conn_lock:
-            connected = self._connected
-            info = None
-            if connected and self._announce:
-                payload = _dumps(status_payload("offline", self._status, self._clock(),
-                                                "shutdown"))
-                info = self._client.publish(self.topics.status, payload, qos=1, retain=True)
-                self._track(info.mid, None)
-        if info is not None:
+            if self._connected and self._announcer is not None:
+                mid = self._announcer.offline("shutdown")
+                self._pubacks.track(mid, None)
+        if mid is not None:
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self._connected and info.mid in self._mids:
+            while (time.monotonic() < deadline and self._connected
+                   and self._pubacks.waiting(mid)):
                 time.sleep(0.01)
         self._client.disconnect()
         self._client.loop_stop()
@@ -173,20 +171,25 @@ class MqttPublisher(Publisher):
     # -- status and stats -------------------------------------------------------------------
 
     def set_status(self, snapshot: StatusSnapshot) -> None:
-        """Publish the retained ``online`` status now (and again on every reconnect); the
-        service decides how often (on change, and a periodic refresh of ``ts``)."""
-        self._status = snapshot
+        """The service's latest reading. The retained ``status`` is re-published only when its
+        state (camera ok or lost, problems) changed; visitors and fps go out with stats."""
         with self._conn_lock:
-            if self._connected and self._announce:
-                self._publish_status()
+            if self._announcer is not None:
+                self._announcer.set_status(snapshot, self._track_status,
+                                           connected=self._connected)
 
     def publish_stats(self, snapshot: StatsSnapshot) -> None:
         """Publish the retained stats (the service calls this every stats_interval_s)."""
-        self._stats = snapshot
         self._drop_expired(self._clock())
         with self._conn_lock:
-            if self._connected and self._announce:
-                self._publish_stats()
+            if self._announcer is not None:
+                self._announcer.stats(snapshot, self.delivery(), self._track_status,
+                                      connected=self._connected)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What ``status`` says is degraded (quarantined outbox, session taken over)."""
+        return self._announcer.problems if self._announcer is not None else ()
 
     def delivery(self) -> DeliveryCounters:
         """Counters of this process, including ack refusals by reason."""
@@ -235,24 +238,22 @@ class MqttPublisher(Publisher):
                      self.connection_error)
         self.connection_error = None
         self._logged.clear()
+        self._reconnect.connected()
+        # paho would now resend what was in flight at the drop, with its original expiry:
+        # late. The outbox resends instead, with the remaining lifetime (paho's advice for
+        # this is to drop its copies here, in on_connect, before it resends them).
+        client.drop_out_messages()
         client.subscribe(self.topics.ack, qos=1)
         now = self._clock()
         with self._conn_lock:
             self._connected = True
-            if self._announce:
-                self._publish_status()
-            if cfg.homeassistant_discovery and self._announce:
-                for topic, payload in discovery_messages(cfg.discovery_prefix, self.topics,
-                                                         self._settings.store,
-                                                         self._settings.camera):
-                    self._track(client.publish(topic, payload, qos=1, retain=True).mid, None)
+            if self._announcer is not None:
+                self._announcer.connected(self._track_status, self.delivery())
             self._drop_expired(now)
             pending = self.outbox.pending(now)
             for entry in pending:
                 self._send(entry, now)
                 self.counters.resent += 1
-            if self._stats is not None and self._announce:
-                self._publish_stats()
         log.info("connected to broker %s:%s; %d queued ping(s) sent", cfg.host, cfg.port,
                  len(pending))
 
@@ -265,6 +266,7 @@ class MqttPublisher(Publisher):
         self._connected_event.set()  # ready: acks sent from now on reach us
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        set_reconnect_delay(client, self._reconnect.failed(), self._settings.mqtt.reconnect_max_s)
         self.connection_error = diagnose_connect(self._settings.mqtt)
         self._log_once(log.error if "TLS" in self.connection_error else log.warning,
                        self.connection_error + "; pings wait in the outbox")
@@ -274,30 +276,23 @@ class MqttPublisher(Publisher):
         with self._conn_lock:
             was_connected, self._connected = self._connected, False
             self._connected_event.clear()
-            # paho would resend its RAM copies on reconnect with their original expiry: late.
-            # The outbox resends instead, with the remaining lifetime. (paho has no public
-            # call for this; its queue is a dict guarded by this mutex.)
-            with client._out_message_mutex:
-                client._out_messages.clear()
-                client._inflight_messages = 0
-            with self._mid_lock:
-                self._mids.clear()
-                self._early.clear()
-        if was_connected and not self._closing:
-            log.warning("lost the broker (%s); pings queue in the outbox", reason)
-        elif not was_connected and not self._closing and not self._refused:
+            self._pubacks.forget()  # mids of the old connection; the outbox resends
+        refused, self._refused = self._refused, False
+        if self._closing:
+            return
+        if was_connected:
+            drop = self._reconnect.lost(reason)
+            set_reconnect_delay(client, drop.delay_s, drop.delay_s)
+            if drop.taken_over:
+                self._taken_over(drop)
+            else:
+                log.warning("lost the broker (%s); pings queue in the outbox", reason)
+        elif not refused:
             # dropped before any CONNACK: e.g. TLS 1.3 refusing a missing client certificate
             self._on_connect_fail(client, userdata)
-        self._refused = False
-
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any,
-                    props: Any) -> None:
-        with self._mid_lock:
-            if mid not in self._mids:
-                self._early[mid] = reason
-                return
-            ping_id = self._mids.pop(mid)
-        self._confirmed(ping_id, reason)
+        else:
+            set_reconnect_delay(client, self._reconnect.failed(),
+                                self._settings.mqtt.reconnect_max_s)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic != self.topics.ack:
@@ -310,6 +305,26 @@ class MqttPublisher(Publisher):
 
     # -- internals --------------------------------------------------------------------------
 
+    def _taken_over(self, drop: Drop) -> None:
+        cfg = self._settings.mqtt
+        how = ("the broker said 'Session taken over' (MQTT 5 reason 0x8E)" if drop.said_by_broker
+               else f"the broker closed {QUICK_DROPS} connections in a row within "
+               f"{QUICK_S:.0f} s of accepting them, the way it ends a session taken over")
+        self.connection_error = (
+            f"session taken over: another client connected to {cfg.host}:{cfg.port} with "
+            f"this sensor's client id {self.client_id!r} ({how}). A second sensor with the "
+            "same store/camera or mqtt.client_id, or the same broker user elsewhere? Not "
+            f"fighting over it: next try in {drop.delay_s:.0f} s; pings wait in the outbox")
+        log.error("%s", self.connection_error)
+        self._problem("takeover", f"session taken over by another client with client id "
+                      f"{self.client_id!r} at {iso_utc(self._clock())}")
+
+    def _problem(self, kind: str, text: str) -> None:
+        with self._conn_lock:
+            if self._announcer is not None:
+                self._announcer.problem(kind, text)
+                self._announcer.refresh(self._track_status, connected=self._connected)
+
     def _send(self, entry: Entry, now: float) -> None:
         """Hand one ping to paho (caller holds _conn_lock and is connected)."""
         remaining = entry.remaining_s(now)
@@ -318,23 +333,18 @@ class MqttPublisher(Publisher):
         info = self._client.publish(entry.topic, entry.payload, qos=1, retain=False,
                                     properties=expiry_properties(remaining))
         self.counters.sent += 1
-        self._track(info.mid, entry.id)
+        self._pubacks.track(info.mid, entry.id)
 
-    def _track(self, mid: int, ping_id: str | None) -> None:
-        with self._mid_lock:
-            early = self._early.pop(mid, None)
-            if early is None:
-                self._mids[mid] = ping_id
-                return
-        self._confirmed(ping_id, early)
+    def _track_status(self, mid: int) -> None:
+        self._pubacks.track(mid, None)
 
     def _confirmed(self, ping_id: str | None, reason: Any) -> None:
+        code = getattr(reason, "value", 0)
         if ping_id is None:  # status, stats, discovery
-            if getattr(reason, "value", 0) == NOT_AUTHORIZED:
+            if code == NOT_AUTHORIZED:
                 self._log_once(log.error, "broker refused a status/stats message: Not "
                                "authorized (check the broker's ACL for this sensor)")
             return
-        code = getattr(reason, "value", 0)
         self.outbox.remove(ping_id)
         if code == 0:
             self.counters.confirmed += 1
@@ -351,26 +361,12 @@ class MqttPublisher(Publisher):
             self.counters.failed += 1
             log.error("broker refused ping %s: %s", ping_id, reason)
 
-    def _publish_status(self) -> None:
-        payload = _dumps(status_payload("online", self._status, self._clock()))
-        self._track(self._client.publish(self.topics.status, payload, qos=1, retain=True).mid,
-                    None)
-
-    def _publish_stats(self) -> None:
-        assert self._stats is not None
-        payload = _dumps(stats_payload(self._stats, self.delivery(), self._clock()))
-        self._track(self._client.publish(self.topics.stats, payload, qos=1, retain=True).mid,
-                    None)
-
     def _drop_expired(self, now: float) -> None:
         for ping_id in self.outbox.drop_expired(now):
             log.warning("ping %s expired undelivered: dropped, not sent late", ping_id)
-        self._count_expired(self.outbox.counter("expired"))
-
-    def _count_expired(self, total_ever: int) -> None:
         # the outbox counts across restarts; this process reports what expired since it began
         # (pings left by a previous run that expired while it was down count here too)
-        self.counters.expired = total_ever - self._expired_base
+        self.counters.expired = self.outbox.counter("expired") - self._expired_base
 
     def _log_once(self, emit: Callable[..., None], message: str) -> None:
         if message not in self._logged:

@@ -1,5 +1,10 @@
 """The retained ``status`` and ``stats`` payloads, and the counters of delivery.
 
+``status`` says what state the sensor is in (online/offline, camera ok or lost, problems such
+as a quarantined outbox or a session taken over) and is published only when that state
+changes: it is what a watch or Home Assistant alerts on, so it must not chatter. Numbers that
+move all day (visitors now, fps) go to ``stats``, published on its own schedule.
+
 The service owns what is counted about visitors (the pipeline's state lives on the processing
 thread); it hands plain snapshots to the publisher through a ``StatsSource``. The publisher adds
 what only it knows (delivery counters). Nothing here reads a clock: callers pass ``now``.
@@ -49,14 +54,15 @@ class DeliveryCounters:
 
 
 def status_payload(state: State, snapshot: StatusSnapshot | None, now: float | None,
-                   reason: str | None = None) -> dict[str, Any]:
-    """JSON of the retained status topic. The last will has ``now`` None (sent by the broker)."""
+                   reason: str | None = None, problems: tuple[str, ...] = ()
+                   ) -> dict[str, Any]:
+    """JSON of the retained status topic. The last will has ``now`` None (sent by the broker).
+    ``problems``: what is degraded while online (empty when all is well)."""
     snap = snapshot or StatusSnapshot()
     data: dict[str, Any] = {
         "state": state,
         "camera_ok": snap.camera_ok,
-        "fps": None if snap.fps is None else round(snap.fps, 1),
-        "visitors_now": snap.visitors_now,
+        "problems": list(problems),
         "version": __version__,
     }
     if now is not None:
@@ -66,14 +72,21 @@ def status_payload(state: State, snapshot: StatusSnapshot | None, now: float | N
     return data
 
 
+def status_key(snapshot: StatusSnapshot | None, problems: tuple[str, ...]) -> tuple[Any, ...]:
+    """What a status message says apart from its time: a new key is a change of state."""
+    return (None if snapshot is None else snapshot.camera_ok, problems)
+
+
 def stats_payload(snapshot: StatsSnapshot, delivery: DeliveryCounters | None,
-                  now: float) -> dict[str, Any]:
-    """JSON of the retained stats topic."""
+                  now: float, live: StatusSnapshot | None = None) -> dict[str, Any]:
+    """JSON of the retained stats topic; ``live`` adds the latest visitors now and fps."""
     def rounded(value: float | None) -> float | None:
         return None if value is None else round(value, 1)
 
     return {
         "ts": iso_utc(now),
+        "visitors_now": None if live is None else live.visitors_now,
+        "fps": None if live is None else rounded(live.fps),
         "visitors_today": snapshot.visitors_today,
         "entered_today": snapshot.entered_today,
         "exited_today": snapshot.exited_today,

@@ -27,6 +27,7 @@ from types import FrameType
 from edge.config.settings import ConfigError, Settings, load_settings
 from edge.delivery.status import StatsTicker
 from edge.service.core import MqttLink, PublisherFactory, log_event, mqtt_publisher
+from edge.service.lock import CameraLock
 from edge.service.sensor import Sensor
 from edge.service.systemd import Notifier
 from edge.vocabulary.interfaces import Detector, FrameSource
@@ -36,7 +37,8 @@ from edge.vocabulary.types import Frame
 log = logging.getLogger("dwell.service")
 
 WAKE_S = 0.5  # longest the processing loop sleeps without frames (watchdog, acks, reload)
-STATUS_EVERY_S = 10.0  # the retained status is refreshed this often (and on every change)
+STATUS_EVERY_S = 10.0  # the publisher gets a fresh reading this often (and on every change);
+# it re-publishes the retained status only when the state changed, counts go out with stats
 STALL_S = 5.0  # no frame for this long from a live camera counts as "camera not ok"
 FLUSH_S = 3.0  # on stop, how long queued pings may take to reach the broker
 RESTART_KEYS = ("store", "camera", "state_dir", "models_dir", "source", "detector", "mqtt")
@@ -59,6 +61,8 @@ class Service:
                  publisher_factory: PublisherFactory = mqtt_publisher,
                  detector: Detector | None = None) -> None:
         self.settings = settings
+        # first: a second `dwell run` for this camera must not connect (it would kick us off)
+        self.lock = CameraLock(settings.state_dir, settings.store, settings.camera).acquire()
         self.uri = uri
         self.config_path = config_path
         self.realtime, self.loop = realtime, loop
@@ -100,6 +104,7 @@ class Service:
             source.close()
         processing.join(timeout=15)
         self._flush_and_close()
+        self.lock.release()
         self.notifier.close()
         return 1 if self.failed is not None else 0
 
