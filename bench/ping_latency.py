@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.config.mqtt import MqttConfig
 from edge.config.settings import Settings
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from edge.demo.mosquitto import Mosquitto
 from edge.vocabulary.events import Ping
 
@@ -99,7 +99,7 @@ def measure(port: int, pings: int, gap_s: float, state_dir: Path,
     sub.subscribe("bench/+/+/ping", qos=1)
     sub.loop_start()
     settings = Settings(state_dir=state_dir, mqtt=MqttConfig(port=port, topic_prefix="bench"))
-    pub = MqttPublisher(settings, lambda *a: None)
+    pub = sensor_publisher(settings, lambda *a: None)
     if not pub.wait_connected(5):
         raise SystemExit(f"publisher could not connect: {pub.connection_error}")
     time.sleep(0.2)

@@ -145,7 +145,7 @@ def outage_delays(broker: Any, state_dir: Path, down_s: float, pings: int = 3,
     survives the graceful stop. ``mqtt`` overrides the publisher's [mqtt] settings; the
     reconnect backoff is the product's default unless given here.
     """
-    from edge.delivery.publisher import MqttPublisher
+    from edge.delivery.publisher import sensor_publisher
 
     broker.extra_config += f"\npersistence true\npersistence_location {broker.workdir}/\n"
     broker.start()
@@ -154,7 +154,7 @@ def outage_delays(broker: Any, state_dir: Path, down_s: float, pings: int = 3,
     defaults = MqttConfig()
     mqtt.setdefault("reconnect_min_s", defaults.reconnect_min_s)
     mqtt.setdefault("reconnect_max_s", defaults.reconnect_max_s)
-    pub = MqttPublisher(make_settings(state_dir, broker.port, **mqtt), lambda *a: None)
+    pub = sensor_publisher(make_settings(state_dir, broker.port, **mqtt), lambda *a: None)
     try:
         if not pub.wait_connected(10):
             raise TimeoutError(f"publisher did not connect: {pub.connection_error}")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from edge.delivery.messages import iso_utc
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import (
@@ -97,7 +97,7 @@ def tap(url: str) -> int:
 def test_pings_become_ntfy_messages_and_button_acks(mosquitto: Mosquitto, tmp_path: Path,
                                                     ntfy: FakeNtfy) -> None:
     acks: list[Ack] = []
-    pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="nt"),
+    pub = sensor_publisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="nt"),
                         acks.append)
     bridge, ack_endpoint = start_bridge(mosquitto.port, ntfy.url, "nt", tmp_path)
     try:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import (
@@ -114,7 +114,7 @@ def test_read_rights(broker: Mosquitto, user: str, subscription: str, publisher:
 
 def test_wrong_password_is_refused(broker: Mosquitto, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, broker.port, username="watch-anna", password="nope")
-    pub = MqttPublisher(settings, lambda *a: None)
+    pub = sensor_publisher(settings, lambda *a: None)
     try:
         wait_until(lambda: pub.connection_error is not None, 5)
     finally:
@@ -130,7 +130,7 @@ def test_sensor_and_watch_users_work_end_to_end(broker: Mosquitto, tmp_path: Pat
                       password="pw-watch")
     ha = Collector(broker.port, ["homeassistant/#", "dwell/#"], username="homeassistant",
                    password="pw-ha")
-    pub = MqttPublisher(settings, acks.append)
+    pub = sensor_publisher(settings, acks.append)
     try:
         assert pub.wait_connected(5)
         pub.publish(make_ping("e2e"))
@@ -162,7 +162,7 @@ def test_a_watch_login_cannot_take_the_sensor_session_over(
     # the bridge's login reads the pings here: the intruder has the watch's
     watch = Collector(broker.port, ["dwell/shop/+/ping"], username="bridge-ntfy",
                       password="pw-bridge")
-    pub = MqttPublisher(settings, lambda *a: None)
+    pub = sensor_publisher(settings, lambda *a: None)
     intruder = None
     try:
         assert pub.wait_connected(5)

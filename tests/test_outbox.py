@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.delivery.outbox import Entry, Outbox
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from tests.broker import Mosquitto
 from tests.delivery_helpers import Collector, make_ping, make_settings
 
@@ -106,7 +106,7 @@ def test_the_sensor_keeps_running_on_a_corrupt_outbox_and_status_says_so(
     outbox.write_bytes(b"\x00garbage" * 512)
     sub = Collector(mosquitto.port, ["t11/+/+/status", "t11/+/+/ping"])
     with caplog.at_level(logging.ERROR, logger="dwell.outbox"):
-        pub = MqttPublisher(settings, lambda *a: None)
+        pub = sensor_publisher(settings, lambda *a: None)
     try:
         assert pub.wait_connected(5)
         pub.publish(make_ping("still-works"))

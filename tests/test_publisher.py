@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from edge.delivery.status import StatsSnapshot, StatusSnapshot
 from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
@@ -55,7 +55,7 @@ def test_ping_arrives_with_payload_expiry_and_leaves_outbox(mosquitto: Mosquitto
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t1", ping_expiry_s=90,
                              language="de")
     sub = Collector(mosquitto.port, ["t1/#"])
-    pub = MqttPublisher(settings, acks.append)
+    pub = sensor_publisher(settings, acks.append)
     try:
         assert pub.wait_connected(5)
         pub.publish(make_ping("p1", "help_point", 42.0, zone="counter"))
@@ -81,7 +81,7 @@ def test_status_online_then_clean_offline_with_snapshot(mosquitto: Mosquitto,
                                                         tmp_path: Path) -> None:
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t2")
     sub = Collector(mosquitto.port, ["t2/+/+/status", "t2/+/+/stats"])
-    pub = MqttPublisher(settings, lambda *a: None)
+    pub = sensor_publisher(settings, lambda *a: None)
     assert pub.wait_connected(5)
     pub.set_status(StatusSnapshot(camera_ok=True, fps=9.87, visitors_now=2))
     pub.publish_stats(StatsSnapshot(visitors_today=5, dwell_median_s=61.25, pings_today=2,
@@ -112,7 +112,7 @@ def test_status_changes_on_state_only_counts_go_to_stats(mosquitto: Mosquitto,
     on) must change only with the state; the count goes out with stats."""
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t9")
     sub = Collector(mosquitto.port, ["t9/+/+/status", "t9/+/+/stats"])
-    pub = MqttPublisher(settings, lambda *a: None)
+    pub = sensor_publisher(settings, lambda *a: None)
     try:
         assert pub.wait_connected(5)
         for i in range(40):  # people come and go; fps wobbles
@@ -143,7 +143,7 @@ def test_broker_down_at_start_pings_queue_and_arrive(broker_factory: Any, tmp_pa
     sub.close()
     broker.stop()  # saves the watch's session
 
-    pub = MqttPublisher(make_settings(tmp_path, broker.port), lambda *a: None)
+    pub = sensor_publisher(make_settings(tmp_path, broker.port), lambda *a: None)
     try:
         for i in range(3):
             pub.publish(make_ping(f"q{i}"))
@@ -167,7 +167,7 @@ def test_broker_restart_unexpired_delivered_expired_counted(broker_factory: Any,
     broker.restart()
     sub = Collector(broker.port, ["dwell/+/+/ping"], client_id="watch-b", persistent=True)
     clock = FakeClock()
-    pub = MqttPublisher(make_settings(tmp_path, broker.port, ping_expiry_s=30), lambda *a: None,
+    pub = sensor_publisher(make_settings(tmp_path, broker.port, ping_expiry_s=30), lambda *a: None,
                         clock=clock)
     try:
         assert pub.wait_connected(5)
@@ -195,7 +195,7 @@ def test_outbox_survives_process_restart(mosquitto: Mosquitto, tmp_path: Path,
                                          caplog: pytest.LogCaptureFixture) -> None:
     dead_port = make_settings(tmp_path, 1).mqtt.port  # nothing listens on port 1
     clock = FakeClock()
-    first = MqttPublisher(make_settings(tmp_path, dead_port, ping_expiry_s=60),
+    first = sensor_publisher(make_settings(tmp_path, dead_port, ping_expiry_s=60),
                           lambda *a: None, clock=clock)
     first.publish(make_ping("keep"))
     clock.now += 30
@@ -205,7 +205,7 @@ def test_outbox_survives_process_restart(mosquitto: Mosquitto, tmp_path: Path,
     assert any("2 ping(s) not confirmed" in r.getMessage() for r in caplog.records)
     clock.now += 40  # "keep" has expired by the time the next process runs
     sub = Collector(mosquitto.port, ["dwell/+/+/ping"])
-    second = MqttPublisher(make_settings(tmp_path, mosquitto.port, ping_expiry_s=60),
+    second = sensor_publisher(make_settings(tmp_path, mosquitto.port, ping_expiry_s=60),
                            lambda *a: None, clock=clock)
     try:
         sub.wait_for(lambda ms: len(ms) >= 1)
@@ -221,7 +221,7 @@ def test_acks_valid_duplicate_and_malformed(mosquitto: Mosquitto, tmp_path: Path
                                             acks: list[Any],
                                             caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t3")
-    pub = MqttPublisher(settings, acks.append)
+    pub = sensor_publisher(settings, acks.append)
     topic = "t3/shop/entrance/ack"
     try:
         assert pub.wait_connected(5)
@@ -267,7 +267,7 @@ def test_acl_refusal_is_logged_as_error_and_counted(broker_factory: Any, tmp_pat
     broker.extra_config = f"password_file {passwd}\nacl_file {broker.workdir / 'acl'}\n"
     broker.start()
     settings = make_settings(tmp_path, broker.port, username="sensor", password="s3cret")
-    pub = MqttPublisher(settings, lambda *a: None)
+    pub = sensor_publisher(settings, lambda *a: None)
     try:
         assert pub.wait_connected(5)
         with caplog.at_level(logging.ERROR, logger="dwell.publisher"):
@@ -287,7 +287,7 @@ def test_bad_password_gives_clear_error(broker_factory: Any, tmp_path: Path,
     broker.start()
     settings = make_settings(tmp_path, broker.port, username="sensor", password="wrong")
     with caplog.at_level(logging.ERROR, logger="dwell.publisher"):
-        pub = MqttPublisher(settings, lambda *a: None)
+        pub = sensor_publisher(settings, lambda *a: None)
         try:
             wait_until(lambda: pub.connection_error is not None, 5)
             pub.publish(make_ping("queued-anyway"))
@@ -303,10 +303,10 @@ def test_bad_password_gives_clear_error(broker_factory: Any, tmp_path: Path,
 HELPER = """
 import sys, time
 from pathlib import Path
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from tests.delivery_helpers import make_ping, make_settings
 state, port, n = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-pub = MqttPublisher(make_settings(state, port, keepalive_s=5), lambda *a: None)
+pub = sensor_publisher(make_settings(state, port, keepalive_s=5), lambda *a: None)
 if pub.wait_connected(float(sys.argv[4])):
     print("connected", flush=True)
 for i in range(n):
@@ -387,7 +387,7 @@ def _tls_settings(tmp_path: Path, port: int, host: str, ca: Path) -> Any:
 def test_tls_with_the_right_ca_delivers(tls_broker: Any, tmp_path: Path) -> None:
     broker, tls_port, pki = tls_broker
     sub = Collector(broker.port, ["dwell/+/+/ping"])
-    pub = MqttPublisher(_tls_settings(tmp_path, tls_port, "localhost", pki / "ca.crt"),
+    pub = sensor_publisher(_tls_settings(tmp_path, tls_port, "localhost", pki / "ca.crt"),
                         lambda *a: None)
     try:
         assert pub.wait_connected(5), pub.connection_error
@@ -408,7 +408,7 @@ def test_tls_certificate_problems_are_named(tls_broker: Any, tmp_path: Path, hos
                                             caplog: pytest.LogCaptureFixture) -> None:
     _, tls_port, pki = tls_broker
     with caplog.at_level(logging.ERROR, logger="dwell.publisher"):
-        pub = MqttPublisher(_tls_settings(tmp_path, tls_port, host, pki / ca), lambda *a: None)
+        pub = sensor_publisher(_tls_settings(tmp_path, tls_port, host, pki / ca), lambda *a: None)
         try:
             wait_until(lambda: pub.connection_error is not None, 5)
         finally:
@@ -430,7 +430,7 @@ def test_missing_ca_file_is_a_clear_error(tmp_path: Path) -> None:
     from edge.delivery.mqtt import MqttError
 
     with pytest.raises(MqttError, match=r"mqtt\.tls\.ca_file: .* does not exist"):
-        MqttPublisher(_tls_settings(tmp_path, 8883, "localhost", tmp_path / "nope.crt"),
+        sensor_publisher(_tls_settings(tmp_path, 8883, "localhost", tmp_path / "nope.crt"),
                       lambda *a: None)
 
 
@@ -449,7 +449,7 @@ def test_ping_in_flight_at_a_drop_is_not_resent_late(broker_factory: Any,
     os.kill(broker.proc.pid, signal.SIGUSR1)  # save now: the watch's session survives SIGKILL
     wait_until(lambda: db.exists() and db.stat().st_mtime_ns != saved, 5)
     clock = FakeClock()
-    pub = MqttPublisher(make_settings(tmp_path, broker.port, ping_expiry_s=30), lambda *a: None,
+    pub = sensor_publisher(make_settings(tmp_path, broker.port, ping_expiry_s=30), lambda *a: None,
                         clock=clock)
     try:
         assert pub.wait_connected(5)
@@ -509,7 +509,7 @@ def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
         f"certfile {pki / 'broker.crt'}\nkeyfile {pki / 'broker.key'}\n"
         "require_certificate true\n"))
     tls = {"enabled": True, "ca_file": pki / "ca.crt"}
-    without = MqttPublisher(make_settings(tmp_path / "a", tls_port, host="localhost", tls=tls),
+    without = sensor_publisher(make_settings(tmp_path / "a", tls_port, host="localhost", tls=tls),
                             lambda *a: None)
     try:
         wait_until(lambda: without.connection_error is not None, 5)
@@ -524,7 +524,7 @@ def test_client_certificate_when_the_broker_requires_one(broker_factory: Any,
     assert proc.returncode == 1 and "wants a client certificate" in proc.stderr
     sub = Collector(broker.port, ["dwell/+/+/ping"])
     tls_cert = {**tls, "cert_file": pki / "client.crt", "key_file": pki / "client.key"}
-    pub = MqttPublisher(make_settings(tmp_path / "b", tls_port, host="localhost", tls=tls_cert),
+    pub = sensor_publisher(make_settings(tmp_path / "b", tls_port, host="localhost", tls=tls_cert),
                         lambda *a: None)
     try:
         assert pub.wait_connected(5), pub.connection_error
@@ -542,7 +542,7 @@ def test_replay_publisher_does_not_pose_as_the_live_sensor(mosquitto: Mosquitto,
 
     settings = make_settings(tmp_path, mosquitto.port, topic_prefix="t5")
     sub = Collector(mosquitto.port, ["t5/#"])
-    live = MqttPublisher(settings, lambda *a: None)
+    live = sensor_publisher(settings, lambda *a: None)
     try:
         assert live.wait_connected(5)
         replayed = replay_publisher(settings)

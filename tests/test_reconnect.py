@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import MqttPublisher, sensor_publisher
 from edge.delivery.reconnect import QUICK_DROPS, SESSION_TAKEN_OVER, ReconnectPolicy
 from tests.delivery_helpers import Collector, make_ping, make_settings, outage_delays, wait_until
 
@@ -97,7 +97,7 @@ def test_a_second_client_with_the_same_id_is_named_and_not_fought_over(
     try:
         with caplog.at_level(logging.WARNING, logger="dwell.publisher"):
             for name in ("a", "b"):
-                pubs.append(MqttPublisher(make_settings(tmp_path / name, broker.port,
+                pubs.append(sensor_publisher(make_settings(tmp_path / name, broker.port,
                                                         reconnect_min_s=0.5,
                                                         reconnect_max_s=1.0), lambda *a: None))
                 assert pubs[-1].wait_connected(5)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from edge.vocabulary.acks import Ack
 from tests.broker import Mosquitto
 from tests.delivery_helpers import make_ping, make_settings, publish_raw, wait_until
@@ -45,7 +45,7 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]
 
 def test_shows_dedupes_and_acknowledges(mosquitto: Mosquitto, tmp_path: Path) -> None:
     acks: list[Ack] = []
-    pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w1"),
+    pub = sensor_publisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w1"),
                         acks.append)
     watch = start_watch(mosquitto.port, tmp_path, "--count", "2", "--auto-ack", "on_my_way",
                         "--json", "--client-id", "w1-watch", "--by", "anna", "--timeout", "20",
@@ -101,7 +101,7 @@ def test_key_presses_on_a_terminal_acknowledge(mosquitto: Mosquitto, tmp_path: P
     import pty
 
     acks: list[Ack] = []
-    pub = MqttPublisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w4"),
+    pub = sensor_publisher(make_settings(tmp_path / "sensor", mosquitto.port, topic_prefix="w4"),
                         acks.append)
     master, slave = pty.openpty()
     env = {**os.environ, "DWELL_MQTT__PORT": str(mosquitto.port),

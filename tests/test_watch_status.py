@@ -28,9 +28,9 @@ pytestmark = pytest.mark.broker
 SENSOR = """
 import sys, time
 from pathlib import Path
-from edge.delivery.publisher import MqttPublisher
+from edge.delivery.publisher import sensor_publisher
 from tests.delivery_helpers import make_settings
-pub = MqttPublisher(make_settings(Path(sys.argv[2]), int(sys.argv[1]),
+pub = sensor_publisher(make_settings(Path(sys.argv[2]), int(sys.argv[1]),
                                   username="sensor-shop-entrance", password="pw-sensor"),
                     lambda *a: None)
 assert pub.wait_connected(5)

@@ -15,7 +15,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from edge.config.settings import Settings
+from edge.config.mqtt import MqttConfig
 from edge.delivery.homeassistant import discovery_messages
 from edge.delivery.mqtt import Topics
 from edge.delivery.status import (
@@ -26,6 +26,7 @@ from edge.delivery.status import (
     status_key,
     status_payload,
 )
+from edge.vocabulary.types import Camera
 
 Track = Callable[[int], None]  # remembers a mid until its PUBACK
 
@@ -37,9 +38,10 @@ def dumps(data: dict[str, Any]) -> bytes:
 class Announcer:
     """The retained topics of one camera. ``clock`` is wall-clock epoch seconds."""
 
-    def __init__(self, settings: Settings, topics: Topics, client: mqtt.Client,
+    def __init__(self, cfg: MqttConfig, camera: Camera, topics: Topics, client: mqtt.Client,
                  clock: Callable[[], float]) -> None:
-        self._settings = settings
+        self._cfg = cfg
+        self._camera = camera
         self._topics = topics
         self._client = client
         self._clock = clock
@@ -63,10 +65,10 @@ class Announcer:
     def connected(self, track: Track, stats_delivery: DeliveryCounters) -> None:
         """After a CONNACK: status (the last will may have said offline), discovery, stats."""
         self._publish_status(track)
-        if self._settings.mqtt.homeassistant_discovery:
+        if self._cfg.homeassistant_discovery:
             for topic, payload in discovery_messages(
-                    self._settings.mqtt.discovery_prefix, self._topics, self._settings.store,
-                    self._settings.camera):
+                    self._cfg.discovery_prefix, self._topics, self._camera.store,
+                    self._camera.camera):
                 track(self._client.publish(topic, payload, qos=1, retain=True).mid)
         if self._stats is not None:
             self.stats(self._stats, stats_delivery, track, connected=True)

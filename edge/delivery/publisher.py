@@ -25,10 +25,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 
+from edge.config.mqtt import MqttConfig
 from edge.config.settings import Settings
 from edge.delivery.acks import AckFilter
 from edge.delivery.announce import Announcer, dumps
@@ -54,6 +56,7 @@ from edge.delivery.status import (
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Ping
 from edge.vocabulary.interfaces import AckHandler, Publisher
+from edge.vocabulary.types import Camera
 
 log = logging.getLogger("dwell.publisher")
 
@@ -70,21 +73,21 @@ class MqttPublisher(Publisher):
     discovery (it would mark the live camera offline when it ends).
     """
 
-    def __init__(self, settings: Settings, on_ack: AckHandler, *,
-                 clock: Callable[[], float] = time.time,
+    def __init__(self, cfg: MqttConfig, camera: Camera, on_ack: AckHandler, *,
+                 state_dir: Path, clock: Callable[[], float] = time.time,
                  role: Literal["sensor", "replay"] = "sensor") -> None:
-        cfg = settings.mqtt
-        self._settings = settings
+        self._cfg = cfg
+        self._camera = camera
         self._clock = clock
         suffix = "" if role == "sensor" else f"-{role}"
-        self.client_id = (cfg.client_id or f"dwell-{settings.store}-{settings.camera}") + suffix
+        self.client_id = (cfg.client_id or f"dwell-{camera.store}-{camera.camera}") + suffix
         # first: a TLS file problem should fail before anything is opened
         self._client = make_client(cfg, self.client_id)
-        self.topics = Topics.of(cfg.topic_prefix, settings.store, settings.camera)
+        self.topics = Topics.of(cfg.topic_prefix, camera.store, camera.camera)
         self.counters = DeliveryCounters()
         self.acks = AckFilter(on_ack)
-        self.outbox = Outbox(settings.state_dir /
-                             f"outbox-{settings.store}-{settings.camera}{suffix}.db", clock)
+        self.outbox = Outbox(state_dir / f"outbox-{camera.store}-{camera.camera}{suffix}.db",
+                             clock)
         self.connection_error: str | None = None
         self._conn_lock = threading.Lock()  # held while deciding "connected -> hand to paho"
         self._pubacks: Pubacks[str | None] = Pubacks(self._confirmed)  # mid -> ping id
@@ -93,7 +96,7 @@ class MqttPublisher(Publisher):
         self._connected = False
         self._connected_event = threading.Event()
         self._closing = False
-        self._announcer = (Announcer(settings, self.topics, self._client, clock)
+        self._announcer = (Announcer(cfg, camera, self.topics, self._client, clock)
                            if role == "sensor" else None)
         self._logged: set[str] = set()
         self._refused = False  # the last attempt ended in a CONNACK refusal (already logged)
@@ -123,9 +126,9 @@ class MqttPublisher(Publisher):
     def publish(self, ping: Ping) -> None:
         """Queue on disk, then send if connected; returns at once (never blocks on the net)."""
         now = self._clock()
-        expiry = self._settings.mqtt.ping_expiry_s
-        data = ping_payload(ping, store=self._settings.store, camera=self._settings.camera,
-                            language=self._settings.mqtt.language, now=now, expiry_s=expiry)
+        expiry = self._cfg.ping_expiry_s
+        data = ping_payload(ping, store=self._camera.store, camera=self._camera.camera,
+                            language=self._cfg.language, now=now, expiry_s=expiry)
         entry = Entry(ping.id, self.topics.ping, dumps(data), now, now + expiry)
         self.acks.sent(ping.id, now)
         self.counters.queued += 1
@@ -151,7 +154,7 @@ class MqttPublisher(Publisher):
         ``drain_s`` > 0 first waits that long for them to be confirmed."""
         if drain_s > 0 and (left := self.drain(drain_s)):
             log.warning("%d ping(s) not confirmed by the broker %s:%s; kept in %s for the next "
-                        "start", left, self._settings.mqtt.host, self._settings.mqtt.port,
+                        "start", left, self._cfg.host, self._cfg.port,
                         self.outbox.path)
         self._closing = True
         mid = None
@@ -200,7 +203,7 @@ class MqttPublisher(Publisher):
     def report(self) -> str:
         """One line on what became of this process's pings (for `dwell replay --publish`)."""
         c = self.counters
-        cfg = self._settings.mqtt
+        cfg = self._cfg
         unconfirmed = c.queued - c.confirmed - c.not_authorized - c.failed - c.expired
         line = (f"published {c.queued} ping(s) to {cfg.host}:{cfg.port} "
                 f"({self.topics.ping}): {c.confirmed} confirmed")
@@ -227,7 +230,7 @@ class MqttPublisher(Publisher):
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     props: Any) -> None:
-        cfg = self._settings.mqtt
+        cfg = self._cfg
         if reason.is_failure:
             self.connection_error = describe_refusal(reason, cfg)
             self._refused = True
@@ -266,8 +269,8 @@ class MqttPublisher(Publisher):
         self._connected_event.set()  # ready: acks sent from now on reach us
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        set_reconnect_delay(client, self._reconnect.failed(), self._settings.mqtt.reconnect_max_s)
-        self.connection_error = diagnose_connect(self._settings.mqtt)
+        set_reconnect_delay(client, self._reconnect.failed(), self._cfg.reconnect_max_s)
+        self.connection_error = diagnose_connect(self._cfg)
         self._log_once(log.error if "TLS" in self.connection_error else log.warning,
                        self.connection_error + "; pings wait in the outbox")
 
@@ -292,7 +295,7 @@ class MqttPublisher(Publisher):
             self._on_connect_fail(client, userdata)
         else:
             set_reconnect_delay(client, self._reconnect.failed(),
-                                self._settings.mqtt.reconnect_max_s)
+                                self._cfg.reconnect_max_s)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic != self.topics.ack:
@@ -306,7 +309,7 @@ class MqttPublisher(Publisher):
     # -- internals --------------------------------------------------------------------------
 
     def _taken_over(self, drop: Drop) -> None:
-        cfg = self._settings.mqtt
+        cfg = self._cfg
         how = ("the broker said 'Session taken over' (MQTT 5 reason 0x8E)" if drop.said_by_broker
                else f"the broker closed {QUICK_DROPS} connections in a row within "
                f"{QUICK_S:.0f} s of accepting them, the way it ends a session taken over")
@@ -356,7 +359,7 @@ class MqttPublisher(Publisher):
         elif code == NOT_AUTHORIZED:
             self.counters.not_authorized += 1
             log.error("broker refused ping %s: Not authorized — the ACL does not let user %r "
-                      "write %s", ping_id, self._settings.mqtt.username, self.topics.ping)
+                      "write %s", ping_id, self._cfg.username, self.topics.ping)
         else:
             self.counters.failed += 1
             log.error("broker refused ping %s: %s", ping_id, reason)
@@ -376,6 +379,15 @@ class MqttPublisher(Publisher):
             log.debug(message)
 
 
+def sensor_publisher(settings: Settings, on_ack: AckHandler, *,
+                     clock: Callable[[], float] = time.time,
+                     role: Literal["sensor", "replay"] = "sensor") -> MqttPublisher:
+    """The publisher of the camera ``settings`` describe: its [mqtt] section, its store and
+    camera ids, and its outbox in ``state_dir``."""
+    return MqttPublisher(settings.mqtt, Camera(settings.store, settings.camera), on_ack,
+                         state_dir=settings.state_dir, clock=clock, role=role)
+
+
 def replay_publisher(settings: Settings) -> MqttPublisher:
     """The publisher `dwell replay --publish` uses: pings exactly as `run` sends them (topic,
     payload, outbox, expiry), without posing as the live sensor (see ``role``). Acks are logged
@@ -385,4 +397,4 @@ def replay_publisher(settings: Settings) -> MqttPublisher:
         log.info("ack for replayed ping %s: %s%s", ack.ping_id, ack.action,
                  f" by {ack.by}" if ack.by else "")
 
-    return MqttPublisher(settings, on_ack, role="replay")
+    return sensor_publisher(settings, on_ack, role="replay")

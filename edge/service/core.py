@@ -25,9 +25,9 @@ PublisherFactory = Callable[[Settings, AckHandler], Publisher]
 
 
 def mqtt_publisher(settings: Settings, on_ack: AckHandler) -> Publisher:
-    from edge.delivery.publisher import MqttPublisher
+    from edge.delivery.publisher import sensor_publisher
 
-    return MqttPublisher(settings, on_ack)
+    return sensor_publisher(settings, on_ack)
 
 
 class DayStats:

@@ -20,6 +20,14 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
+class Camera:
+    """Which camera of which store a sensor is: its MQTT topics, client id and outbox name."""
+
+    store: str
+    camera: str
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded image (BGR uint8, HxWx3) and when it was taken."""
 
