@@ -140,8 +140,8 @@ class Pipeline:
             "exited": self.counts.exited,
             "pings": self.counts.pings_sent,
             "acks": self.counts.acks,
-            "pings_by_reason": dict(self.policy.pings_by_reason),
-            "held_by_reason": dict(self.policy.held_by_reason),
+            "pings_by_reason": dict(self.counts.pings),
+            "held_by_reason": dict(self.counts.held),
         }
 
     def _decide(self, events: list[Event], t: float) -> list[Event]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,8 +119,6 @@ class Policy:
         self.queue: OrderedDict[int, tuple[PingReason, float]] = OrderedDict()
         self.sent_times: deque[float] = deque()
         self.sent: dict[str, _Sent] = {}
-        self.pings_by_reason: Counter[str] = Counter()
-        self.held_by_reason: Counter[str] = Counter()
         self.reload(cfg)
 
     def reload(self, cfg: PolicyConfig) -> None:
@@ -304,7 +302,6 @@ class Policy:
         self.last_ping[vid] = t
         self.sent_times.append(t)
         self.sent[ping.id] = _Sent(ping, (vid, *party), escalated=escalation)
-        self.pings_by_reason["escalation" if escalation else reason] += 1
         if reason == "linger":
             # behaviour says "lingering" once per spot: re-check when the cooldown runs out
             self.pending_linger[vid] = t + self.cfg.visitor_cooldown_s
@@ -312,7 +309,6 @@ class Policy:
 
     def _hold(self, out: list[Event], t: float, vid: int, reason: PingReason, rule: HeldRule,
               detail: str) -> None:
-        self.held_by_reason[rule] += 1
         out.append(Held(t, vid, candidate=reason, reason=rule, detail=detail))
 
 

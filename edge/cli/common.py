@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from edge.config.settings import ConfigError, Settings, load_settings
+from edge.config.settings import Settings, load_settings
 from edge.service.logs import setup_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -28,13 +27,9 @@ class CommandError(Exception):
 
 def load(args: argparse.Namespace, config_path: str | None = None,
          **overrides: Any) -> Settings:
-    """Settings for this invocation (``config_path``, else --config), logging configured;
-    exits 2 naming a bad key."""
-    try:
-        settings = load_settings(config_path or getattr(args, "config", None), **overrides)
-    except ConfigError as exc:
-        print(f"dwell: invalid configuration:\n{exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+    """Settings for this invocation (``config_path``, else --config), logging configured.
+    A bad key raises ``ConfigError``, which the CLI's one handler reports (exit 2)."""
+    settings = load_settings(config_path or getattr(args, "config", None), **overrides)
     level = getattr(args, "log_level", None) or settings.log.level
     setup_logging(level, settings.log.json_logs)
     return settings

@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from edge.cli.common import EXIT_USAGE, CommandError
+    from edge.config.settings import ConfigError
     from edge.vocabulary.errors import InputError
 
     name = " ".join(filter(None, (args.command, getattr(args, "kind", None))))  # bridge ntfy
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"dwell {exc.command or name}: {exc}", file=sys.stderr)
         code = exc.code
+    except ConfigError as exc:
+        print(f"dwell: invalid configuration:\n{exc}", file=sys.stderr)
+        code = EXIT_USAGE
     except InputError as exc:
         print(f"dwell {name}: {exc}", file=sys.stderr)
         code = EXIT_USAGE
