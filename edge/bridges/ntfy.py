@@ -69,12 +69,7 @@ class NtfyBridge:
         self._work: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._server = ThreadingHTTPServer((self.cfg.ack_host, self.cfg.ack_port),
                                            self._handler_class())
-        host, port = self._server.server_address[:2]
-        self.ack_url = (self.cfg.ack_url or f"http://{host!s}:{port}").rstrip("/")
-        if self.cfg.ack_url and is_local_host(str(host)) and not local_acks:
-            log.warning("the ack endpoint listens on %s only: phones reach %s only through a "
-                        "reverse proxy on this machine (ntfy.ack_host = \"0.0.0.0\" listens "
-                        "on the LAN)", host, self.ack_url)
+        self.ack_url = self._ack_base_url(local_acks)
         self.links = AckLinks(self.ack_url, (secret or secrets.token_hex(32)).encode())
         self._threads = [
             threading.Thread(target=self._server.serve_forever, name="ntfy-acks", daemon=True),
@@ -86,6 +81,24 @@ class NtfyBridge:
         self.status_topic = f"{self.mqtt_cfg.topic_prefix}/+/+/status"
         self.client = make_client(self.mqtt_cfg, client_id)
         self.client.on_message = self._on_message
+        try:
+            self._connect()
+        except Exception:
+            self._stop_threads()
+            raise
+
+    def _ack_base_url(self, local_acks: bool) -> str:
+        """Where phones send "On my way": the configured URL, else the listening address."""
+        host, port = self._server.server_address[:2]
+        url = (self.cfg.ack_url or f"http://{host!s}:{port}").rstrip("/")
+        if self.cfg.ack_url and is_local_host(str(host)) and not local_acks:
+            log.warning("the ack endpoint listens on %s only: phones reach %s only through a "
+                        "reverse proxy on this machine (ntfy.ack_host = \"0.0.0.0\" listens "
+                        "on the LAN)", host, url)
+        return url
+
+    def _connect(self) -> None:
+        """Connects and subscribes; ready means: pings from now on are ours."""
         self.client.on_connect = lambda c, u, f, r, p: (
             c.subscribe([(self.topic, 1), (self.status_topic, 1)]) if not r.is_failure
             else None)
@@ -99,15 +112,11 @@ class NtfyBridge:
             subscribed.set()
 
         self.client.on_subscribe = on_subscribe
-        try:
-            # persistent: pings sent while the bridge restarts still reach the phone
-            connect_now(self.client, self.mqtt_cfg, clean_start=False,
-                        properties=session_properties(self.mqtt_cfg.ping_expiry_s))
-            if not subscribed.wait(10):  # ready means: pings from now on are ours
-                raise MqttError(f"the broker did not confirm the subscription to {self.topic}")
-        except Exception:
-            self._stop_threads()
-            raise
+        # persistent: pings sent while the bridge restarts still reach the phone
+        connect_now(self.client, self.mqtt_cfg, clean_start=False,
+                    properties=session_properties(self.mqtt_cfg.ping_expiry_s))
+        if not subscribed.wait(10):
+            raise MqttError(f"the broker did not confirm the subscription to {self.topic}")
 
     # -- MQTT -> ntfy -------------------------------------------------------------------
 
