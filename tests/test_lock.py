@@ -15,8 +15,9 @@ import pytest
 
 from edge.service.lock import AlreadyRunning, CameraLock
 from tests.broker import Mosquitto
+from tests.clips import make_video
 from tests.conftest import REPO
-from tests.test_run_cmd import Watcher, make_video, start, write_config
+from tests.test_run_cmd import Watcher, start, write_config
 
 HOLD = """
 import sys, time

@@ -13,25 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
-import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
 from tests.broker import Mosquitto
+from tests.clips import make_video
 from tests.conftest import REPO, shared_file
 
 pytestmark = pytest.mark.broker
-
-
-def make_video(path: Path, frames: int = 30, fps: float = 10.0) -> Path:
-    """A small clip with a moving bright block (wakes the motion gate; no people in it)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (320, 240))
-    for i in range(frames):
-        image = np.full((240, 320, 3), 70, np.uint8)
-        cv2.rectangle(image, (10 + 6 * i, 60), (50 + 6 * i, 200), (210, 210, 210), -1)
-        writer.write(image)
-    writer.release()
-    return path
 
 
 def first_frames(src: Path, dst: Path, n: int) -> Path:

@@ -15,22 +15,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
+from tests.clips import make_video
 from tests.conftest import FOOTAGE, REPO
-
-
-def make_clip(path: Path, frames: int = 20, fps: float = 10.0) -> Path:
-    """A small clip with a moving bright block, for machines without ../shared."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (160, 120))
-    for i in range(frames):
-        image = np.full((120, 160, 3), 70, np.uint8)
-        cv2.rectangle(image, (5 + 4 * i, 30), (25 + 4 * i, 100), (210, 210, 210), -1)
-        writer.write(image)
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +62,7 @@ def test_installed_wheel_lists_models_and_replays_video_elsewhere(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     tud = FOOTAGE / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4"
-    clip = tud if tud.is_file() else make_clip(tmp_path / "clip.avi")
+    clip = tud if tud.is_file() else make_video(tmp_path / "clip.avi")
 
     where = subprocess.run(  # the wheel's files run, not the editable checkout
         [sys.executable, "-c", "import edge; print(edge.__file__)"], capture_output=True,
@@ -101,7 +89,7 @@ def test_demo_video_without_its_model_says_so(tmp_path: Path) -> None:
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
     done = subprocess.run(
         [sys.executable, "-m", "edge.cli", "--config", str(config), "demo", "--broker", "private",
-         "--video", str(make_clip(tmp_path / "clip.avi"))],
+         "--video", str(make_video(tmp_path / "clip.avi"))],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from edge.cli.zones import KIND_COLOURS
-from tests.test_run_cmd import make_video
+from tests.clips import make_video
 
 ZONES = """
 [[zones]]
