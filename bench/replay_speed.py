@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.config.settings import Settings  # noqa: E402
 from edge.offline.replay import replay  # noqa: E402
-from tests.builders import Person, looking_around, make_trace, write_trace  # noqa: E402
+from edge.offline.scenes import Person, looking_around, make_trace, write_trace  # noqa: E402
 
 
 def shop_hour(minutes: float, people: int, seed: int) -> list[Person]:
