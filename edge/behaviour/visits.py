@@ -64,6 +64,9 @@ _EXIT_BLINK_S = 0.5
 _SPEED_SPAN_S = 1.0
 _MAX_SPEED = 2.0
 _RECENT_HEIGHTS = 8
+# A still detection whose head direction turned this much is a person (a mannequin's never
+# does; a face read twice differs by a few degrees).
+_HEAD_TURN_DEG = 30.0
 
 
 @dataclass(slots=True)
@@ -74,8 +77,7 @@ class _Track:
     fx: float
     fy: float
     born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
-    visitor: int | None = None  # None while held back or scenery
-    offered: bool = False  # the one offer to lost people has been made
+    visitor: int | None = None  # None while held back
 
 
 @dataclass(slots=True)
@@ -85,6 +87,12 @@ class _Visitor:
     last_t: float
     box: tuple[float, float, float, float]  # last seen xyxy
     track: int | None
+    # Still since born inside (possible scenery): followed, but no visit for behaviour until
+    # the feet leave ``anchor`` by ``scenery_still`` box heights or the head turns.
+    still: bool = False
+    anchor: tuple[float, float] = (0.0, 0.0)  # feet where first seen
+    yaw_first: float = math.nan  # first trusted head direction (median of 3), degrees
+    yaws: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     heights: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_HEIGHTS))
     trail: deque[tuple[float, float, float]] = field(default_factory=deque)  # t, feet x, y
     in_entrance: bool = False  # last seen with feet in an entrance zone
@@ -146,12 +154,13 @@ class Visits:
             for tid in [k for k in self._tracks if k not in present]:
                 del self._tracks[tid]
         rows: dict[int, int] = {}  # visitor -> row
+        yaws = tracks.yaw.tolist()
         for j, tid in enumerate(ids):
             vid = self._visitor_of(tid, boxes[j], matched[j], t)
             if vid is not None:
                 rows[vid] = j
                 if matched[j]:
-                    self._seen(self.visitors[vid], boxes[j], t, feet_in[j])
+                    self._seen(self.visitors[vid], boxes[j], t, feet_in[j], yaws[j])
         if len(rows) < len(ids):
             self._decide_held(ids, boxes, matched, rows, t)
         if len(rows) < len(self.visitors) or not all(matched):
@@ -160,7 +169,7 @@ class Visits:
             # tracks held back until visit_min_s are shown as provisional visitors (negative
             # ids): behaviour starts no visit before visit_min_s, so no event ever names one
             rows.update((-tid, j) for j, tid in enumerate(ids)
-                        if self._tracks[tid].visitor is None and not self._tracks[tid].offered)
+                        if self._tracks[tid].visitor is None)
         return self._output(tracks, rows)
 
     def _visitor_of(self, tid: int, box: list[float], matched: bool, t: float) -> int | None:
@@ -195,14 +204,18 @@ class Visits:
     def _start(self, tid: int, track: _Track, box: list[float], t: float) -> int:
         vid = self._next_id
         self._next_id += 1
-        v = _Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid)
+        v = _Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid,
+                     anchor=(track.fx, track.fy))
         v.heights.append(max(box[3] - box[1], 1.0))
         self.visitors[vid] = v
         track.visitor = vid
         return vid
 
-    def _seen(self, v: _Visitor, box: list[float], t: float, in_entrance: bool) -> None:
+    def _seen(self, v: _Visitor, box: list[float], t: float, in_entrance: bool,
+              yaw: float) -> None:
         fx, fy = (box[0] + box[2]) / 2, box[3]
+        if v.still and (self._moved(v, box) or self._head_turned(v, yaw)):
+            v.still = False
         if v.in_entrance and not in_entrance and not v.been_inside:
             self.crossings.append(Crossing(t, v.vid, entered=True))
         v.been_inside |= not in_entrance
@@ -219,16 +232,20 @@ class Visits:
     # ---- held-back tracks: join, start, or scenery ---------------------------------------
     def _decide_held(self, ids: list[int], boxes: list[list[float]], matched: list[bool],
                      rows: dict[int, int], t: float) -> None:
-        held = [j for j, tid in enumerate(ids) if self._tracks[tid].visitor is None]
-        due = [j for j in held if not self._tracks[ids[j]].offered
-               and t - self._tracks[ids[j]].first_t >= self.cfg.visit_min_s]
-        if due:
-            self._offer(due, ids, boxes, matched, rows)
-        for j in held:
+        """Held tracks due (seen ``visit_min_s``) are offered to lost people; those no one
+        claims are new visitors, still ones (possible scenery) flagged ``still``."""
+        due = [j for j, tid in enumerate(ids) if self._tracks[tid].visitor is None
+               and t - self._tracks[tid].first_t >= self.cfg.visit_min_s]
+        if not due:
+            return
+        self._offer(due, ids, boxes, matched, rows)
+        for j in due:
             track = self._tracks[ids[j]]
-            if track.visitor is None and track.offered and matched[j] \
-                    and self._moved(track, boxes[j]):
-                rows[self._start(ids[j], track, boxes[j], t)] = j
+            if track.visitor is None:
+                vid = self._start(ids[j], track, boxes[j], t)
+                v = self.visitors[vid]
+                v.still = not self._moved(v, boxes[j])
+                rows[vid] = j
 
     def _offer(self, due: list[int], ids: list[int], boxes: list[list[float]],
                matched: list[bool], rows: dict[int, int]) -> None:
@@ -238,7 +255,6 @@ class Visits:
         pairs = []
         for j in due:
             track = self._tracks[ids[j]]
-            track.offered = True
             for v in lost:
                 score = self._plausible(v, boxes[j], track.first_t)
                 if score is not None:
@@ -297,10 +313,34 @@ class Visits:
             vx, vy = vx * limit / speed, vy * limit / speed
         return vx, vy
 
-    def _moved(self, track: _Track, box: list[float]) -> bool:
+    def _moved(self, v: _Visitor, box: list[float]) -> bool:
         h = max(box[3] - box[1], 1.0)
         fx, fy = (box[0] + box[2]) / 2, box[3]
-        return math.hypot(fx - track.fx, fy - track.fy) > self.cfg.scenery_still * h
+        return math.hypot(fx - v.anchor[0], fy - v.anchor[1]) > self.cfg.scenery_still * h
+
+    def _head_turned(self, v: _Visitor, yaw: float) -> bool:
+        """A head that turned by ``_HEAD_TURN_DEG`` (medians of 3: one misread face is not a
+        turn) is a person's, however still their feet: a mannequin's face never turns."""
+        if yaw != yaw:
+            return False
+        v.yaws.append(yaw)
+        if len(v.yaws) < 3:
+            return False
+        now = sorted(v.yaws)[1]
+        if v.yaw_first != v.yaw_first:
+            v.yaw_first = now
+            return False
+        return abs((now - v.yaw_first + 180.0) % 360.0 - 180.0) >= _HEAD_TURN_DEG
+
+    def visiting(self, people: Tracks) -> Tracks:
+        """``people`` (this layer's output) without the still ones: what behaviour sees.
+        Scenery never starts a visit and is never pinged; a still person's visit starts,
+        dated from their first sighting, once they move or turn their head."""
+        if not any(v.still for v in self.visitors.values()):
+            return people
+        keep = np.array([vid not in self.visitors or not self.visitors[vid].still
+                         for vid in people.ids.tolist()], bool)
+        return people[keep]
 
     # ---- ends --------------------------------------------------------------------------
     def _forget(self, rows: dict[int, int], matched: list[bool], t: float) -> None:
@@ -345,11 +385,16 @@ class Visits:
         return list(self.zones.inside(tracks.feet, "entrance").tolist())
 
     def _at_edge(self, box: list[float]) -> bool:
+        """Cut by the picture's edge where people walk in or out: a side or the bottom, or
+        the top only with the feet in the picture's upper half (someone far off at the end of
+        the floor). A box reaching the top with its feet lower is someone near the camera or
+        a person merged with something tall (a lamp post, a shelf's edge): not an arrival."""
         if self.frame_size is None:
             return False
         w, h = self.frame_size
         mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
-        return box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my
+        return (box[0] <= mx or box[2] >= w - mx or box[3] >= h - my
+                or (box[1] <= my and box[3] <= h / 2))
 
 
 def _to_segment(px: float, py: float, sx: float, sy: float) -> float:
