@@ -203,7 +203,7 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig
                     tid = visits.visitors[vid].track if vid > 0 else -vid
                     rows.append([vid, *box])
                     if tid is not None:
-                        tid_rows.append([tid, *box])
+                        tid_rows.append([tid, vid, *box])
                         visitor_of[tid] = vid
                 out.append(rows)
                 tid_out.append(tid_rows)
@@ -214,8 +214,18 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig
         out = [[[visitor_of.get(-r[0], r[0]) if r[0] < 0 else r[0], *r[1:]] for r in f]
                for f in out]
         outs.append(out)
-        tid_outs.append(tid_out)
-        maps.append(visitor_of)
+        # joins are scored per (track, visitor) segment: a tracker id that the tracker itself
+        # moved on to someone else, who became a new visitor, is not a join
+        segments: dict[tuple[int, int], int] = {}
+        seg_out = []
+        for f in tid_out:
+            rows = []
+            for tid, vid, *box in f:
+                key = (tid, visitor_of.get(tid, vid) if vid < 0 else vid)
+                rows.append([segments.setdefault(key, len(segments) + 1), *box])
+            seg_out.append(rows)
+        tid_outs.append(seg_out)
+        maps.append({seg: key[1] for key, seg in segments.items()})
     return outs, tid_outs, maps, best, best_layer
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig
+from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import Tracks
 
 # A box this close to the picture's edge (fraction of the picture) was cut off by it: the
@@ -55,8 +56,10 @@ _SAME_HEIGHT_RATIO = 1.4
 _EDGE_MATCH = 0.3  # box heights
 # A partial or merged box still has to be of human size relative to the person.
 _LEAST_HEIGHT_RATIO, _MOST_HEIGHT_RATIO = 0.35, 2.5
-# The lost person may overlap the newcomer by this much time (a duplicate frame or two).
+# The lost person may overlap the newcomer by this much time (a duplicate frame or two),
+# and only where their boxes overlap at least this much (seen at once in two places is two).
 _OVERLAP_S = 0.2
+_SAME_PLACE_IOU = 0.3
 # Someone last seen in an entrance after being inside has left once unseen this long (one
 # missed frame in the doorway is not an exit) or when the tracker lets go of them.
 _EXIT_BLINK_S = 0.5
@@ -64,6 +67,11 @@ _EXIT_BLINK_S = 0.5
 _SPEED_SPAN_S = 1.0
 _MAX_SPEED = 2.0
 _RECENT_HEIGHTS = 8
+# Someone last seen cut by the picture's edge walked out through it, unless they were walking
+# inward at least this fast (box heights per second): then they just stepped in and were
+# hidden. (A box cut by the edge narrows as its person leaves, so its centre slows: any speed
+# that is not inward counts as out.)
+_INWARD_SPEED = 0.05
 # A still detection whose head direction turned this much is a person (a mannequin's never
 # does; a face read twice differs by a few degrees).
 _HEAD_TURN_DEG = 30.0
@@ -77,6 +85,7 @@ class _Track:
     fx: float
     fy: float
     born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
+    first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     visitor: int | None = None  # None while held back
 
 
@@ -98,6 +107,8 @@ class _Visitor:
     in_entrance: bool = False  # last seen with feet in an entrance zone
     been_inside: bool = False  # seen with feet outside every entrance zone
     at_edge: bool = False  # last box cut by the picture's edge
+    out_x: float = 0.0  # which way out that edge is: -1 left, 1 right, 0 none
+    out_y: float = 0.0  # -1 top, 1 bottom
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +207,7 @@ class Visits:
             feet = np.array([[fx, fy]], np.float32)
             free = bool(self.zones.inside(feet, "entrance")[0]
                         or self.zones.inside(feet, "staff")[0])
-        track = _Track(t, fx, fy, free)
+        track = _Track(t, fx, fy, free, (box[0], box[1], box[2], box[3]))
         if free:
             self._start(tid, track, box, t)
         return track
@@ -224,6 +235,8 @@ class Visits:
         v.box = (box[0], box[1], box[2], box[3])
         v.heights.append(max(box[3] - box[1], 1.0))
         v.at_edge = self._at_edge(box)
+        if v.at_edge:
+            v.out_x, v.out_y = self._outward(box)
         trail = v.trail
         trail.append((t, fx, fy))
         while trail[0][0] < t - _SPEED_SPAN_S:
@@ -235,7 +248,7 @@ class Visits:
         """Held tracks due (seen ``visit_min_s``) are offered to lost people; those no one
         claims are new visitors, still ones (possible scenery) flagged ``still``."""
         due = [j for j, tid in enumerate(ids) if self._tracks[tid].visitor is None
-               and t - self._tracks[tid].first_t >= self.cfg.visit_min_s]
+               and matched[j] and t - self._tracks[tid].first_t >= self.cfg.visit_min_s]
         if not due:
             return
         self._offer(due, ids, boxes, matched, rows)
@@ -256,7 +269,7 @@ class Visits:
         for j in due:
             track = self._tracks[ids[j]]
             for v in lost:
-                score = self._plausible(v, boxes[j], track.first_t)
+                score = self._plausible(v, boxes[j], track)
                 if score is not None:
                     pairs.append((score, j, v.vid))
         taken: set[int] = set()
@@ -271,7 +284,7 @@ class Visits:
             rows[vid] = j
             self.joins += 1
 
-    def _plausible(self, v: _Visitor, box: list[float], born_t: float) -> float | None:
+    def _plausible(self, v: _Visitor, box: list[float], track: _Track) -> float | None:
         """How far (in radii) the new box is from where ``v`` may be now; None: not them.
 
         Where they may be is the segment from where they were last seen (they stopped) to
@@ -280,9 +293,11 @@ class Visits:
         it (a partial box keeps one of them), and its height near one of their recent boxes
         or one of its edges must match theirs (a merged box is taller but shares an edge).
         """
-        gap = born_t - v.last_t
+        gap = track.first_t - v.last_t
         if gap < -_OVERLAP_S or gap > self.cfg.visit_memory_s:
             return None
+        if gap < 0 and _iou(track.first_box, v.box) < _SAME_PLACE_IOU:
+            return None  # both seen at once, in two places: two people
         ref = sorted(v.heights)[len(v.heights) // 2]
         h = max(box[3] - box[1], 1.0)
         if not _LEAST_HEIGHT_RATIO * ref <= h <= _MOST_HEIGHT_RATIO * ref:
@@ -350,7 +365,7 @@ class Visits:
             v = self.visitors[vid]
             leaving = v.in_entrance and v.been_inside and (
                 vid not in rows or t - v.last_t > _EXIT_BLINK_S)
-            if leaving or (vid not in rows and v.at_edge) or t - v.last_t > memory:
+            if leaving or (vid not in rows and self._walked_out(v)) or t - v.last_t > memory:
                 del self.visitors[vid]
                 rows.pop(vid, None)
                 if leaving:
@@ -384,6 +399,23 @@ class Visits:
             return [False] * len(tracks)
         return list(self.zones.inside(tracks.feet, "entrance").tolist())
 
+    def _outward(self, box: list[float]) -> tuple[float, float]:
+        """The outward direction of the edges that cut ``box`` (see ``_at_edge``)."""
+        assert self.frame_size is not None
+        w, h = self.frame_size
+        mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
+        ox = -1.0 if box[0] <= mx else 1.0 if box[2] >= w - mx else 0.0
+        oy = 1.0 if box[3] >= h - my else -1.0 if box[1] <= my and box[3] <= h / 2 else 0.0
+        return ox, oy
+
+    def _walked_out(self, v: _Visitor) -> bool:
+        """Last seen at an edge and walking out through it (not in: someone who just stepped
+        in and was then hidden is still inside, remembered like anyone lost mid-picture)."""
+        if not v.at_edge:
+            return False
+        vx, vy = self._velocity(v)
+        return vx * v.out_x + vy * v.out_y > -_INWARD_SPEED * v.heights[-1]
+
     def _at_edge(self, box: list[float]) -> bool:
         """Cut by the picture's edge where people walk in or out: a side or the bottom, or
         the top only with the feet in the picture's upper half (someone far off at the end of
@@ -402,3 +434,7 @@ def _to_segment(px: float, py: float, sx: float, sy: float) -> float:
     length2 = sx * sx + sy * sy
     along = 0.0 if length2 < 1e-9 else min(max((px * sx + py * sy) / length2, 0.0), 1.0)
     return math.hypot(px - along * sx, py - along * sy)
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return float(iou_matrix([a], [b])[0, 0])
