@@ -22,6 +22,8 @@ each frame (coasting predictions excluded, for every tracker alike):
   and how many people were split;
 - handed over: lasting ids that followed two people for >= 0.25 s each (the second person
   inherits the first one's dwell);
+- swaps: pairs of ids that exchanged their people (a crossing), each side held >= 0.4 s
+  (edge.offline.metrics.swaps);
 - wrong joins (visit layer only): tracks joined into a visit owned by another person;
 - dwell error: mean |dwell of a person's longest visit - their presence| in seconds;
 - µs per frame of the update alone (for "dwell visits": tracker + visit layer).
@@ -66,6 +68,7 @@ from edge.config.sections import BehaviourConfig, TrackerConfig  # noqa: E402
 from edge.offline.metrics import (  # noqa: E402
     dwell_errors,
     idf1_and_switches,
+    swaps,
     visits_per_person,
     wrong_joins,
 )
@@ -94,6 +97,7 @@ class Row:
     us: float
     dwell_err: float = float("nan")
     joins_wrong: int | None = None
+    swapped: int = 0
 
 
 def shared_dir() -> Path:
@@ -251,6 +255,7 @@ def score(seq: str, dets: str, name: str, gt: dict, outs: list[Frames], us: floa
           joins: tuple[list[Frames], list[dict[int, int]]] | None = None) -> Row:
     """Scores summed over the runs (IDF1 and dwell error averaged)."""
     idf1, switches, visits, people, split, handed, err, wrong = 0.0, 0, 0, 0, 0, 0, 0.0, 0
+    swapped = 0
     min_s = BehaviourConfig().visit_min_s
     for k, out in enumerate(outs):
         pred = as_pred(out)
@@ -261,10 +266,11 @@ def score(seq: str, dets: str, name: str, gt: dict, outs: list[Frames], us: floa
         switches += ids.id_switches
         visits, people = visits + v.visits, people + v.people
         split, handed = split + v.split_people, handed + v.handed_over
+        swapped += swaps(gt, pred, FPS)
         if joins is not None:
             wrong += wrong_joins(gt, as_pred(joins[0][k]), joins[1][k])
     return Row(seq, dets, name, idf1, switches, visits, people, split, handed, us, err,
-               wrong if joins is not None else None)
+               wrong if joins is not None else None, swapped)
 
 
 def main() -> None:
@@ -380,7 +386,7 @@ def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
 
 def print_table(rows: list[Row]) -> None:
     head = (f"| {'sequence':<14} | {'dets':<7} | {'tracker':<26} | IDF1  | IDsw | "
-            f"visits/person (split) | handed over | wrong joins | dwell err s | µs/frame |")
+            f"visits/person (split) | handed over | swaps | wrong joins | dwell err s | µs/frame |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
     for r in rows:
@@ -389,7 +395,7 @@ def print_table(rows: list[Row]) -> None:
             per = per.replace(" = ", "=")
         joins = "-" if r.joins_wrong is None else str(r.joins_wrong)
         print(f"| {r.sequence:<14} | {r.detections:<7} | {r.tracker:<26} | {r.idf1:.3f} | "
-              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {joins:>11} | "
+              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {r.swapped:>5} | {joins:>11} | "
               f"{r.dwell_err:>11.2f} | {r.us:>8.0f} |")
 
 

@@ -18,7 +18,7 @@ from edge.behaviour.tracker import IouTracker
 from edge.behaviour.visits import Visits
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig, TrackerConfig
-from edge.offline.metrics import owners, visits_per_person, wrong_joins
+from edge.offline.metrics import owners, swaps, visits_per_person, wrong_joins
 from edge.offline.mot import read_mot_ground_truth
 from edge.vocabulary.types import Detections, Tracks
 from tests.builders import Person, of_type, run_scenario, settings_with, standing
@@ -189,6 +189,42 @@ def test_a_merged_box_for_a_second_is_one_visit(sequence: str, kind: str) -> Non
     person, start = mid_picture_window(frames, n)
     assert_one_visit(edited(frames, person, start, n, merge), person,
                      f"{sequence} {merge.__name__}")
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("speeds", [(60.0, 60.0), (90.0, 40.0)])
+def test_two_people_crossing_do_not_swap(seed: int, speeds: tuple[float, float]) -> None:
+    """Two people cross mid-picture at walking pace; while the near one covers the far one
+    the detector sees only the near one (and a second of merged boxes as they meet): each
+    keeps their own visitor id (no swap, one visit each, no wrong join)."""
+    rng = np.random.default_rng(seed)
+    frames: GtFrames = []
+    for k in range(int(8 * FPS)):
+        t = k / FPS
+        near = np.array([100 + speeds[0] * t, 0, 0, 420.0])  # feet x, -, -, feet y
+        far = np.array([540 - speeds[1] * t, 0, 0, 400.0])
+        boxes = [_person(near[0], near[3], 170.0, rng), _person(far[0], far[3], 150.0, rng)]
+        gap = abs(near[0] - far[0])
+        if gap < 40:
+            ids, rows = [1], [boxes[0]]  # the far one is hidden behind the near one
+        elif gap < 70:
+            ids, rows = [1], [np.concatenate([np.minimum(boxes[0][:2], boxes[1][:2]),
+                                              np.maximum(boxes[0][2:], boxes[1][2:])])]
+        else:
+            ids, rows = [1, 2], boxes
+        frames.append((np.array(ids, np.int64), np.array(rows)))
+    gt = dict(enumerate(frames))
+    by_visitor, by_track, visitor_of = follow(frames)
+    assert swaps(gt, by_visitor, FPS) == 0
+    assert wrong_joins(gt, by_track, visitor_of) == 0
+    for person in (1, 2):
+        mine = [v for v, g in owners(gt, by_visitor).items() if g == person]
+        assert len(mine) == 1, f"person {person} had visits {mine}"
+
+
+def _person(fx: float, fy: float, h: float, rng: np.random.Generator) -> Boxes:
+    j = rng.normal(0, 1.5, 4)
+    return np.array([fx - 0.2 * h, fy - h, fx + 0.2 * h, fy]) + j
 
 
 # ---- synthetic shop scenes, whole pipeline ----------------------------------------------
