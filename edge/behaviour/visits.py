@@ -15,17 +15,23 @@ How a visit **begins**:
   people who are coasting (tracker still predicting them) or lost within the last
   ``visit_memory_s``: if it is plausibly one of them it **continues** that visit (see
   ``_plausible``); otherwise it is a new visitor, dated from its first sighting;
-- a track born inside that has not moved (feet within ``scenery_still`` box heights of where
-  it appeared) is scenery — a mannequin, a poster, a coat stand — and no visitor until it
-  moves. Tracks born in a ``staff`` zone are exempt (staff sit still behind the counter).
+- a new visitor born inside that has not moved (feet within ``scenery_still`` box heights of
+  where it appeared) is **still**: possibly scenery (a mannequin, a poster, a coat stand), or a
+  person standing still since the sensor started. It keeps its visitor id (followed, remembered,
+  joinable) but ``visiting`` hides it from behaviour, so it starts no visit and is never pinged,
+  until its feet move that far or its head turns (then the visit is dated from its first
+  sighting). Tracks born in a ``staff`` zone are exempt (staff sit still behind the counter).
 
-How a visit **ends**: when its person was last seen at the picture's edge or crossing out of an
-entrance zone and the tracker lost them, at once; otherwise ``visit_memory_s`` after they were
-last seen (inside the scene they may be behind a shelf). The end is always stamped by behaviour
-with the last time they were seen, so the memory never adds to dwell.
+How a visit **ends**: when its person was last seen cut by the picture's edge, not walking
+inward, and the tracker lost them, or crossing out of an entrance zone: at once; otherwise
+``visit_memory_s`` after they were last seen (inside the scene they may be behind a shelf).
+The end is always stamped by behaviour with the last time they were seen, so the memory never
+adds to dwell.
 
-A join is decided from geometry and motion only (positions, box edges and heights, times), all
-of which are in a trace: replaying a trace decides exactly what the live sensor decided.
+A join is decided from geometry and motion only (positions, box edges and heights, times), and
+a still visitor's start from those and the head direction (yaw), all of which are in a trace:
+replaying a trace decides what the live sensor decided (the trace rounds yaw to 0.1°, so a head
+turn of exactly 30° ± 0.05° could be judged differently; behaviour's look-around shares this).
 """
 
 from __future__ import annotations
@@ -153,7 +159,8 @@ class Visits:
 
     # ---- per frame ---------------------------------------------------------------------
     def update(self, tracks: Tracks, t: float) -> Tracks:
-        """The tracker's output with visitor ids: held-back and scenery tracks left out,
+        """The tracker's output with visitor ids (held-back tracks under provisional negative
+        ids, still visitors included: see ``visiting``),
         people lost inside the scene kept (unmatched, at their last box) while remembered."""
         self.crossings = []
         ids = tracks.ids.tolist()
@@ -242,7 +249,7 @@ class Visits:
         while trail[0][0] < t - _SPEED_SPAN_S:
             trail.popleft()
 
-    # ---- held-back tracks: join, start, or scenery ---------------------------------------
+    # ---- held-back tracks: join, or start (still or not) --------------------------------------
     def _decide_held(self, ids: list[int], boxes: list[list[float]], matched: list[bool],
                      rows: dict[int, int], t: float) -> None:
         """Held tracks due (seen ``visit_min_s``) are offered to lost people; those no one
