@@ -21,7 +21,14 @@ from edge.config.sections import BehaviourConfig, TrackerConfig
 from edge.offline.metrics import owners, swaps, visits_per_person, wrong_joins
 from edge.offline.mot import read_mot_ground_truth
 from edge.vocabulary.types import Detections, Tracks
-from tests.builders import Person, of_type, run_scenario, settings_with, standing
+from tests.builders import (
+    Person,
+    looking_around,
+    of_type,
+    run_scenario,
+    settings_with,
+    standing,
+)
 from tests.conftest import shared_file
 
 FPS = 25.0
@@ -247,6 +254,28 @@ def test_a_mannequin_is_never_a_visitor_but_the_person_beside_it_is(seed: int) -
     [ping] = of_type(events, "ping")
     assert ping.visitor == start.visitor and ping.t == pytest.approx(95.0, abs=3.0)
     assert all(e.visitor == start.visitor for e in events)
+
+
+def test_someone_standing_still_since_the_sensor_started_counts_once_they_move() -> None:
+    """Inside when the sensor starts, still for 30 s (like a mannequin so far), then walks
+    out: one visit, its dwell from the first sighting; no ping while they were still."""
+    regular = Person([(0.0, 300.0, 400.0), (30.0, 300.0, 400.0), (33.0, 639.0, 400.0)])
+    events = run_scenario([regular], 40.0)
+    [start], [end] = of_type(events, "visit_start"), of_type(events, "visit_end")
+    assert start.visitor == end.visitor and 30.0 <= start.t <= 31.0
+    assert end.dwell_s == pytest.approx(33.0, abs=1.0)
+
+
+def test_a_still_figure_whose_head_turns_is_a_person() -> None:
+    """Still feet since the sensor started, but the head turns from t=20: a visit then,
+    dated from the first sighting; a mannequin's head never turns (test above)."""
+    person = Person([(0.0, 300.0, 400.0), (120.0, 300.0, 400.0)],
+                    yaw=looking_around(20.0, 120.0))
+    events = run_scenario([person], 125.0)
+    [start] = of_type(events, "visit_start")
+    assert 20.0 <= start.t <= 22.0
+    [end] = of_type(events, "visit_end")
+    assert end.dwell_s == pytest.approx(120.0, abs=1.0)
 
 
 def test_someone_who_walks_in_and_stands_still_is_a_visitor() -> None:
