@@ -168,13 +168,17 @@ def assert_one_visit(frames: GtFrames, person: int, label: str) -> None:
     assert scores.handed_over == 0, (label, "their visit also followed someone else")
 
 
-# Known to fail (issue 13 left open, see the report): in TUD-Campus's walking group a long
-# hide or a post-merged box joins a neighbour.
-KNOWN = pytest.mark.xfail(strict=True, reason="crowded TUD-Campus group joins a neighbour")
+# Known to fail (issue 13 left open, see the report): the TUD-Campus walker these hide (gt
+# person 5) has a companion (gt person 8) walking 20 px behind them at the same speed, hidden
+# by them until frame 46. Hidden from frame 25, person 5's coasting track is re-acquired by
+# the tracker on person 8 when they emerge exactly on person 5's predicted path: from boxes
+# alone person 8 *is* the best continuation, so only an appearance cue could tell them apart,
+# and these cases have no pixels.
+KNOWN = pytest.mark.xfail(strict=True, reason="TUD-Campus: a companion walking in step behind "
+                          "the hidden person takes over their path (boxes cannot tell)")
 HIDES = [pytest.param(seq, s, marks=KNOWN) if seq == "TUD-Campus" and s > 2.0 else (seq, s)
          for seq in ("TUD-Stadtmitte", "TUD-Campus") for s in (2.0, 5.0, 8.0)]
-MERGES = [pytest.param(seq, m, marks=KNOWN) if (seq, m) == ("TUD-Campus", "post") else (seq, m)
-          for seq in ("TUD-Stadtmitte", "TUD-Campus") for m in ("neighbour", "post")]
+MERGES = [(seq, m) for seq in ("TUD-Stadtmitte", "TUD-Campus") for m in ("neighbour", "post")]
 
 
 @pytest.mark.perception

@@ -306,12 +306,15 @@ class Visits:
         if gap < 0 and _iou(track.first_box, v.box) < _SAME_PLACE_IOU:
             return None  # both seen at once, in two places: two people
         ref = sorted(v.heights)[len(v.heights) // 2]
+        # where the newcomer was first seen, when the gap is measured (it has walked on
+        # since); its size now (a first box may be a fragment)
+        first = track.first_box
         h = max(box[3] - box[1], 1.0)
         if not _LEAST_HEIGHT_RATIO * ref <= h <= _MOST_HEIGHT_RATIO * ref:
             return None
         vx, vy = self._velocity(v)
         step_x, step_y = vx * max(gap, 0.0), vy * max(gap, 0.0)
-        cx, (top, feet) = (box[0] + box[2]) / 2, (box[1], box[3])
+        cx, (top, feet) = (first[0] + first[2]) / 2, (first[1], first[3])
         ox = (v.box[0] + v.box[2]) / 2
         d_feet = _to_segment(cx - ox, feet - v.box[3], step_x, step_y)
         d_head = _to_segment(cx - ox, top - v.box[1], step_x, step_y)
