@@ -37,42 +37,28 @@ turn of exactly 30° ± 0.05° could be judged differently; behaviour's look-aro
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from edge.behaviour.joins import (
+    SPEED_SPAN_S,
+    HeldTrack,
+    Visitor,
+    plausible,
+    velocity,
+)
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig
-from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import Tracks
 
 # A box this close to the picture's edge (fraction of the picture) was cut off by it: the
 # person is walking in or out there.
 _EDGE_MARGIN = 0.02
-# Join radius, in the lost person's box heights: 0.75 for a box that reappears where the
-# person was predicted, growing by this many heights per second of gap: a slow walk in a
-# direction their last velocity did not say (the path already covers stopping and walking on).
-_JOIN_RADIUS = 0.75
-_JOIN_SPREAD_PER_S = 0.5
-# A box of the same person seen nearer or further, or with legs hidden: height within this
-# ratio of one of their recent boxes; otherwise one of its edges (head or feet) must match.
-_SAME_HEIGHT_RATIO = 1.4
-_EDGE_MATCH = 0.3  # box heights
-# A partial or merged box still has to be of human size relative to the person.
-_LEAST_HEIGHT_RATIO, _MOST_HEIGHT_RATIO = 0.35, 2.5
-# The lost person may overlap the newcomer by this much time (a duplicate frame or two),
-# and only where their boxes overlap at least this much (seen at once in two places is two).
-_OVERLAP_S = 0.2
-_SAME_PLACE_IOU = 0.3
 # Someone last seen in an entrance after being inside has left once unseen this long (one
 # missed frame in the doorway is not an exit) or when the tracker lets go of them.
 _EXIT_BLINK_S = 0.5
-# Feet velocity is measured over this much recent track, and capped (box heights per second).
-_SPEED_SPAN_S = 1.0
-_MAX_SPEED = 2.0
-_RECENT_HEIGHTS = 8
 # Someone last seen cut by the picture's edge walked out through it, unless they were walking
 # inward at least this fast (box heights per second): then they just stepped in and were
 # hidden. (A box cut by the edge narrows as its person leaves, so its centre slows: any speed
@@ -81,40 +67,6 @@ _INWARD_SPEED = 0.05
 # A still detection whose head direction turned this much is a person (a mannequin's never
 # does; a face read twice differs by a few degrees).
 _HEAD_TURN_DEG = 30.0
-
-
-@dataclass(slots=True)
-class _Track:
-    """A tracker id as this layer knows it."""
-
-    first_t: float
-    fx: float
-    fy: float
-    born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
-    first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    visitor: int | None = None  # None while held back
-
-
-@dataclass(slots=True)
-class _Visitor:
-    vid: int
-    first_t: float
-    last_t: float
-    box: tuple[float, float, float, float]  # last seen xyxy
-    track: int | None
-    # Still since born inside (possible scenery): followed, but no visit for behaviour until
-    # the feet leave ``anchor`` by ``scenery_still`` box heights or the head turns.
-    still: bool = False
-    anchor: tuple[float, float] = (0.0, 0.0)  # feet where first seen
-    yaw_first: float = math.nan  # first trusted head direction (median of 3), degrees
-    yaws: deque[float] = field(default_factory=lambda: deque(maxlen=3))
-    heights: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_HEIGHTS))
-    trail: deque[tuple[float, float, float]] = field(default_factory=deque)  # t, feet x, y
-    in_entrance: bool = False  # last seen with feet in an entrance zone
-    been_inside: bool = False  # seen with feet outside every entrance zone
-    at_edge: bool = False  # last box cut by the picture's edge
-    out_x: float = 0.0  # which way out that edge is: -1 left, 1 right, 0 none
-    out_y: float = 0.0  # -1 top, 1 bottom
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +91,8 @@ class Visits:
         self.reload(cfg, zones)
         self.frame_size = frame_size
         self.is_staff = is_staff
-        self._tracks: dict[int, _Track] = {}
-        self.visitors: dict[int, _Visitor] = {}
+        self._tracks: dict[int, HeldTrack] = {}
+        self.visitors: dict[int, Visitor] = {}
         self._next_id = 1
         self.crossings: list[Crossing] = []  # of the last update
         self.joins = 0
@@ -207,29 +159,29 @@ class Visits:
         track = self._tracks[tid] = self._new_track(tid, box, t)
         return track.visitor
 
-    def _new_track(self, tid: int, box: list[float], t: float) -> _Track:
+    def _new_track(self, tid: int, box: list[float], t: float) -> HeldTrack:
         fx, fy = (box[0] + box[2]) / 2, box[3]
         free = self._at_edge(box)
         if not free and len(self.zones):
             feet = np.array([[fx, fy]], np.float32)
             free = bool(self.zones.inside(feet, "entrance")[0]
                         or self.zones.inside(feet, "staff")[0])
-        track = _Track(t, fx, fy, free, (box[0], box[1], box[2], box[3]))
+        track = HeldTrack(t, fx, fy, free, (box[0], box[1], box[2], box[3]))
         if free:
             self._start(tid, track, box, t)
         return track
 
-    def _start(self, tid: int, track: _Track, box: list[float], t: float) -> int:
+    def _start(self, tid: int, track: HeldTrack, box: list[float], t: float) -> int:
         vid = self._next_id
         self._next_id += 1
-        v = _Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid,
+        v = Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid,
                      anchor=(track.fx, track.fy))
         v.heights.append(max(box[3] - box[1], 1.0))
         self.visitors[vid] = v
         track.visitor = vid
         return vid
 
-    def _seen(self, v: _Visitor, box: list[float], t: float, in_entrance: bool,
+    def _seen(self, v: Visitor, box: list[float], t: float, in_entrance: bool,
               yaw: float) -> None:
         fx, fy = (box[0] + box[2]) / 2, box[3]
         if v.still and (self._moved(v, box) or self._head_turned(v, yaw)):
@@ -246,7 +198,7 @@ class Visits:
             v.out_x, v.out_y = self._outward(box)
         trail = v.trail
         trail.append((t, fx, fy))
-        while trail[0][0] < t - _SPEED_SPAN_S:
+        while trail[0][0] < t - SPEED_SPAN_S:
             trail.popleft()
 
     # ---- held-back tracks: join, or start (still or not) --------------------------------------
@@ -276,7 +228,8 @@ class Visits:
         for j in due:
             track = self._tracks[ids[j]]
             for v in lost:
-                score = self._plausible(v, boxes[j], track)
+                score = plausible(v, boxes[j], track, self.cfg.visit_memory_s,
+                                  self.is_staff(v.vid))
                 if score is not None:
                     pairs.append((score, j, v.vid))
         taken: set[int] = set()
@@ -291,59 +244,12 @@ class Visits:
             rows[vid] = j
             self.joins += 1
 
-    def _plausible(self, v: _Visitor, box: list[float], track: _Track) -> float | None:
-        """How far (in radii) the new box is from where ``v`` may be now; None: not them.
-
-        Where they may be is the segment from where they were last seen (they stopped) to
-        where their last velocity would have taken them (they walked on), widened by
-        ``_JOIN_SPREAD_PER_S`` per second of gap. The newcomer's feet or head must be near
-        it (a partial box keeps one of them), and its height near one of their recent boxes
-        or one of its edges must match theirs (a merged box is taller but shares an edge).
-        """
-        gap = track.first_t - v.last_t
-        if gap < -_OVERLAP_S or gap > self.cfg.visit_memory_s:
-            return None
-        if gap < 0 and _iou(track.first_box, v.box) < _SAME_PLACE_IOU:
-            return None  # both seen at once, in two places: two people
-        ref = sorted(v.heights)[len(v.heights) // 2]
-        # where the newcomer was first seen, when the gap is measured (it has walked on
-        # since); its size now (a first box may be a fragment)
-        first = track.first_box
-        h = max(box[3] - box[1], 1.0)
-        if not _LEAST_HEIGHT_RATIO * ref <= h <= _MOST_HEIGHT_RATIO * ref:
-            return None
-        vx, vy = self._velocity(v)
-        step_x, step_y = vx * max(gap, 0.0), vy * max(gap, 0.0)
-        cx, (top, feet) = (first[0] + first[2]) / 2, (first[1], first[3])
-        ox = (v.box[0] + v.box[2]) / 2
-        d_feet = _to_segment(cx - ox, feet - v.box[3], step_x, step_y)
-        d_head = _to_segment(cx - ox, top - v.box[1], step_x, step_y)
-        same_size = any(abs(math.log(h / g)) < math.log(_SAME_HEIGHT_RATIO) for g in v.heights)
-        edge = min(abs(feet - v.box[3] - step_y), abs(top - v.box[1] - step_y))
-        staff = self.is_staff(v.vid)
-        if not (same_size or staff or edge <= _EDGE_MATCH * ref + abs(step_y)):
-            return None
-        radius = (_JOIN_RADIUS + _JOIN_SPREAD_PER_S * max(gap, 0.0)) * ref
-        d = min(d_feet, d_head)
-        return d / radius if d <= radius else None
-
-    def _velocity(self, v: _Visitor) -> tuple[float, float]:
-        trail = v.trail
-        if len(trail) < 2 or trail[-1][0] - trail[0][0] < 0.2:
-            return 0.0, 0.0
-        span = trail[-1][0] - trail[0][0]
-        vx, vy = (trail[-1][1] - trail[0][1]) / span, (trail[-1][2] - trail[0][2]) / span
-        speed, limit = math.hypot(vx, vy), _MAX_SPEED * v.heights[-1]
-        if speed > limit:
-            vx, vy = vx * limit / speed, vy * limit / speed
-        return vx, vy
-
-    def _moved(self, v: _Visitor, box: list[float]) -> bool:
+    def _moved(self, v: Visitor, box: list[float]) -> bool:
         h = max(box[3] - box[1], 1.0)
         fx, fy = (box[0] + box[2]) / 2, box[3]
         return math.hypot(fx - v.anchor[0], fy - v.anchor[1]) > self.cfg.scenery_still * h
 
-    def _head_turned(self, v: _Visitor, yaw: float) -> bool:
+    def _head_turned(self, v: Visitor, yaw: float) -> bool:
         """A head that turned by ``_HEAD_TURN_DEG`` (medians of 3: one misread face is not a
         turn) is a person's, however still their feet: a mannequin's face never turns."""
         if yaw != yaw:
@@ -418,12 +324,12 @@ class Visits:
         oy = 1.0 if box[3] >= h - my else -1.0 if box[1] <= my and box[3] <= h / 2 else 0.0
         return ox, oy
 
-    def _walked_out(self, v: _Visitor) -> bool:
+    def _walked_out(self, v: Visitor) -> bool:
         """Last seen at an edge and walking out through it (not in: someone who just stepped
         in and was then hidden is still inside, remembered like anyone lost mid-picture)."""
         if not v.at_edge:
             return False
-        vx, vy = self._velocity(v)
+        vx, vy = velocity(v)
         return vx * v.out_x + vy * v.out_y > -_INWARD_SPEED * v.heights[-1]
 
     def _at_edge(self, box: list[float]) -> bool:
@@ -438,13 +344,3 @@ class Visits:
         return (box[0] <= mx or box[2] >= w - mx or box[3] >= h - my
                 or (box[1] <= my and box[3] <= h / 2))
 
-
-def _to_segment(px: float, py: float, sx: float, sy: float) -> float:
-    """Distance from point p to the segment from the origin to s."""
-    length2 = sx * sx + sy * sy
-    along = 0.0 if length2 < 1e-9 else min(max((px * sx + py * sy) / length2, 0.0), 1.0)
-    return math.hypot(px - along * sx, py - along * sy)
-
-
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    return float(iou_matrix([a], [b])[0, 0])
