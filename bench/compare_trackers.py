@@ -199,6 +199,7 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig
                 tracks = tracker.update(d, k / FPS)
                 t1 = time.perf_counter()
                 people = visits.update(tracks, k / FPS)
+                visits.visiting(people)  # what behaviour gets, as in the pipeline
                 spent_layer += time.perf_counter() - t1
                 rows, tid_rows = [], []
                 for vid, box in zip(people.ids[people.matched].tolist(),
@@ -378,7 +379,7 @@ def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
                     for k, d in enumerate(dets)]
             t0 = time.perf_counter()
             for k, tracks in enumerate(outs):
-                visits.update(tracks, k * 0.1)
+                visits.visiting(visits.update(tracks, k * 0.1))  # as the pipeline does
             best = min(best, (time.perf_counter() - t0) / frames * 1e6)
         print(f"# dwell visit layer alone, {people} people {label} (10 fps): {best:.0f} µs "
               "per frame (floor: 300)")
