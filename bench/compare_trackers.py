@@ -22,6 +22,8 @@ each frame (coasting predictions excluded, for every tracker alike):
   and how many people were split;
 - handed over: lasting ids that followed two people for >= 0.25 s each (the second person
   inherits the first one's dwell);
+- swaps: pairs of ids that exchanged their people (a crossing), each side held >= 0.4 s
+  (edge.offline.metrics.swaps);
 - wrong joins (visit layer only): tracks joined into a visit owned by another person;
 - dwell error: mean |dwell of a person's longest visit - their presence| in seconds;
 - µs per frame of the update alone (for "dwell visits": tracker + visit layer).
@@ -66,6 +68,7 @@ from edge.config.sections import BehaviourConfig, TrackerConfig  # noqa: E402
 from edge.offline.metrics import (  # noqa: E402
     dwell_errors,
     idf1_and_switches,
+    swaps,
     visits_per_person,
     wrong_joins,
 )
@@ -94,6 +97,7 @@ class Row:
     us: float
     dwell_err: float = float("nan")
     joins_wrong: int | None = None
+    swapped: int = 0
 
 
 def shared_dir() -> Path:
@@ -195,6 +199,7 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig
                 tracks = tracker.update(d, k / FPS)
                 t1 = time.perf_counter()
                 people = visits.update(tracks, k / FPS)
+                visits.visiting(people)  # what behaviour gets, as in the pipeline
                 spent_layer += time.perf_counter() - t1
                 rows, tid_rows = [], []
                 for vid, box in zip(people.ids[people.matched].tolist(),
@@ -203,7 +208,7 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig
                     tid = visits.visitors[vid].track if vid > 0 else -vid
                     rows.append([vid, *box])
                     if tid is not None:
-                        tid_rows.append([tid, *box])
+                        tid_rows.append([tid, vid, *box])
                         visitor_of[tid] = vid
                 out.append(rows)
                 tid_out.append(tid_rows)
@@ -214,8 +219,18 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig
         out = [[[visitor_of.get(-r[0], r[0]) if r[0] < 0 else r[0], *r[1:]] for r in f]
                for f in out]
         outs.append(out)
-        tid_outs.append(tid_out)
-        maps.append(visitor_of)
+        # joins are scored per (track, visitor) segment: a tracker id that the tracker itself
+        # moved on to someone else, who became a new visitor, is not a join
+        segments: dict[tuple[int, int], int] = {}
+        seg_out = []
+        for f in tid_out:
+            rows = []
+            for tid, vid, *box in f:
+                key = (tid, visitor_of.get(tid, vid) if vid < 0 else vid)
+                rows.append([segments.setdefault(key, len(segments) + 1), *box])
+            seg_out.append(rows)
+        tid_outs.append(seg_out)
+        maps.append({seg: key[1] for key, seg in segments.items()})
     return outs, tid_outs, maps, best, best_layer
 
 
@@ -241,6 +256,7 @@ def score(seq: str, dets: str, name: str, gt: dict, outs: list[Frames], us: floa
           joins: tuple[list[Frames], list[dict[int, int]]] | None = None) -> Row:
     """Scores summed over the runs (IDF1 and dwell error averaged)."""
     idf1, switches, visits, people, split, handed, err, wrong = 0.0, 0, 0, 0, 0, 0, 0.0, 0
+    swapped = 0
     min_s = BehaviourConfig().visit_min_s
     for k, out in enumerate(outs):
         pred = as_pred(out)
@@ -251,10 +267,11 @@ def score(seq: str, dets: str, name: str, gt: dict, outs: list[Frames], us: floa
         switches += ids.id_switches
         visits, people = visits + v.visits, people + v.people
         split, handed = split + v.split_people, handed + v.handed_over
+        swapped += swaps(gt, pred, FPS)
         if joins is not None:
             wrong += wrong_joins(gt, as_pred(joins[0][k]), joins[1][k])
     return Row(seq, dets, name, idf1, switches, visits, people, split, handed, us, err,
-               wrong if joins is not None else None)
+               wrong if joins is not None else None, swapped)
 
 
 def main() -> None:
@@ -362,7 +379,7 @@ def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
                     for k, d in enumerate(dets)]
             t0 = time.perf_counter()
             for k, tracks in enumerate(outs):
-                visits.update(tracks, k * 0.1)
+                visits.visiting(visits.update(tracks, k * 0.1))  # as the pipeline does
             best = min(best, (time.perf_counter() - t0) / frames * 1e6)
         print(f"# dwell visit layer alone, {people} people {label} (10 fps): {best:.0f} µs "
               "per frame (floor: 300)")
@@ -370,7 +387,7 @@ def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
 
 def print_table(rows: list[Row]) -> None:
     head = (f"| {'sequence':<14} | {'dets':<7} | {'tracker':<26} | IDF1  | IDsw | "
-            f"visits/person (split) | handed over | wrong joins | dwell err s | µs/frame |")
+            f"visits/person (split) | handed over | swaps | wrong joins | dwell err s | µs/frame |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
     for r in rows:
@@ -379,7 +396,7 @@ def print_table(rows: list[Row]) -> None:
             per = per.replace(" = ", "=")
         joins = "-" if r.joins_wrong is None else str(r.joins_wrong)
         print(f"| {r.sequence:<14} | {r.detections:<7} | {r.tracker:<26} | {r.idf1:.3f} | "
-              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {joins:>11} | "
+              f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {r.swapped:>5} | {joins:>11} | "
               f"{r.dwell_err:>11.2f} | {r.us:>8.0f} |")
 
 

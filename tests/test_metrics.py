@@ -11,6 +11,7 @@ from edge.offline.metrics import (
     assign_max,
     detection_precision_recall,
     idf1_and_switches,
+    swaps,
     visits_per_person,
 )
 
@@ -94,3 +95,16 @@ def test_visits_per_person_counts_hand_overs() -> None:
     pred = tracks([[(10, A if f < 15 else B)] for f in range(30)])
     v = visits_per_person(gt, pred, fps=10.0, min_s=1.0)
     assert (v.visits, v.people, v.split_people, v.handed_over) == (1, 2, 0, 1)
+
+
+def test_swaps_count_two_ids_exchanging_their_people() -> None:
+    fps = 10.0
+    gt = tracks([[(1, A), (2, B)]] * 20)
+    swapped = tracks([[(7, A), (9, B)]] * 10 + [[(9, A), (7, B)]] * 10)
+    assert swaps(gt, swapped, fps) == 1
+    kept = tracks([[(7, A), (9, B)]] * 20)
+    assert swaps(gt, kept, fps) == 0
+    blink = tracks([[(7, A), (9, B)]] * 10 + [[(9, A), (7, B)]] + [[(7, A), (9, B)]] * 9)
+    assert swaps(gt, blink, fps) == 0  # one mixed-up frame is not a swap
+    split = tracks([[(7, A), (9, B)]] * 10 + [[(8, A), (9, B)]] * 10)
+    assert swaps(gt, split, fps) == 0  # a new id is a split, not a swap

@@ -18,10 +18,17 @@ from edge.behaviour.tracker import IouTracker
 from edge.behaviour.visits import Visits
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig, TrackerConfig
-from edge.offline.metrics import owners, visits_per_person, wrong_joins
+from edge.offline.metrics import owners, swaps, visits_per_person, wrong_joins
 from edge.offline.mot import read_mot_ground_truth
 from edge.vocabulary.types import Detections, Tracks
-from tests.builders import Person, of_type, run_scenario, settings_with, standing
+from tests.builders import (
+    Person,
+    looking_around,
+    of_type,
+    run_scenario,
+    settings_with,
+    standing,
+)
 from tests.conftest import shared_file
 
 FPS = 25.0
@@ -81,19 +88,11 @@ def mid_picture_window(frames: GtFrames, n: int) -> tuple[int, int]:
     its edge) for ``n`` frames from there, and for a second before and after."""
     pad = int(FPS)
     for person, (a, b) in sorted(presence(frames).items(), key=lambda p: p[1][0] - p[1][1]):
-        if not moves(frames, person, a, b):
-            continue  # standing still since the clip began: scenery by the rule
         for start in range(a + pad, b - n - pad, 5):
             around = [box_of(frames, k, person) for k in range(start - pad, start + n + pad)]
             if all(box is not None and inside(box) for box in around):
                 return person, start
     pytest.skip(f"no person stays mid-picture for {n / FPS:.0f} s in this clip")
-
-
-def moves(frames: GtFrames, person: int, a: int, b: int) -> bool:
-    first, last = box_of(frames, a, person), box_of(frames, b, person)
-    assert first is not None and last is not None
-    return bool(abs((first[0] + first[2]) - (last[0] + last[2])) / 2 > first[3] - first[1])
 
 
 def edited(frames: GtFrames, person: int, start: int, n: int,
@@ -169,17 +168,17 @@ def assert_one_visit(frames: GtFrames, person: int, label: str) -> None:
     assert scores.handed_over == 0, (label, "their visit also followed someone else")
 
 
-# Known to fail (issue 13 left open, see the report): a slow walker present since the clip's
-# first frame is held as possible scenery until they have moved scenery_still box heights;
-# hidden before that, they are forgotten (held tracks are not remembered like visitors); and
-# in TUD-Campus's walking group a long hide or a post-merged box joins a neighbour.
-KNOWN = pytest.mark.xfail(strict=True, reason="held tracks are not remembered when lost; "
-                          "crowded TUD-Campus group joins a neighbour")
-HIDES = [pytest.param(seq, s, marks=KNOWN) if s > 2.0 else (seq, s)
+# Known to fail (issue 13 left open, see the report): the TUD-Campus walker these hide (gt
+# person 5) has a companion (gt person 8) walking 20 px behind them at the same speed, hidden
+# by them until frame 46. Hidden from frame 25, person 5's coasting track is re-acquired by
+# the tracker on person 8 when they emerge exactly on person 5's predicted path: from boxes
+# alone person 8 *is* the best continuation, so only an appearance cue could tell them apart,
+# and these cases have no pixels.
+KNOWN = pytest.mark.xfail(strict=True, reason="TUD-Campus: a companion walking in step behind "
+                          "the hidden person takes over their path (boxes cannot tell)")
+HIDES = [pytest.param(seq, s, marks=KNOWN) if seq == "TUD-Campus" and s > 2.0 else (seq, s)
          for seq in ("TUD-Stadtmitte", "TUD-Campus") for s in (2.0, 5.0, 8.0)]
-MERGES = [pytest.param(seq, m, marks=KNOWN)
-          if (seq, m) != ("TUD-Campus", "neighbour") else (seq, m)
-          for seq in ("TUD-Stadtmitte", "TUD-Campus") for m in ("neighbour", "post")]
+MERGES = [(seq, m) for seq in ("TUD-Stadtmitte", "TUD-Campus") for m in ("neighbour", "post")]
 
 
 @pytest.mark.perception
@@ -203,6 +202,42 @@ def test_a_merged_box_for_a_second_is_one_visit(sequence: str, kind: str) -> Non
                      f"{sequence} {merge.__name__}")
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("speeds", [(60.0, 60.0), (90.0, 40.0)])
+def test_two_people_crossing_do_not_swap(seed: int, speeds: tuple[float, float]) -> None:
+    """Two people cross mid-picture at walking pace; while the near one covers the far one
+    the detector sees only the near one (and a second of merged boxes as they meet): each
+    keeps their own visitor id (no swap, one visit each, no wrong join)."""
+    rng = np.random.default_rng(seed)
+    frames: GtFrames = []
+    for k in range(int(8 * FPS)):
+        t = k / FPS
+        near = np.array([100 + speeds[0] * t, 0, 0, 420.0])  # feet x, -, -, feet y
+        far = np.array([540 - speeds[1] * t, 0, 0, 400.0])
+        boxes = [_person(near[0], near[3], 170.0, rng), _person(far[0], far[3], 150.0, rng)]
+        gap = abs(near[0] - far[0])
+        if gap < 40:
+            ids, rows = [1], [boxes[0]]  # the far one is hidden behind the near one
+        elif gap < 70:
+            ids, rows = [1], [np.concatenate([np.minimum(boxes[0][:2], boxes[1][:2]),
+                                              np.maximum(boxes[0][2:], boxes[1][2:])])]
+        else:
+            ids, rows = [1, 2], boxes
+        frames.append((np.array(ids, np.int64), np.array(rows)))
+    gt = dict(enumerate(frames))
+    by_visitor, by_track, visitor_of = follow(frames)
+    assert swaps(gt, by_visitor, FPS) == 0
+    assert wrong_joins(gt, by_track, visitor_of) == 0
+    for person in (1, 2):
+        mine = [v for v, g in owners(gt, by_visitor).items() if g == person]
+        assert len(mine) == 1, f"person {person} had visits {mine}"
+
+
+def _person(fx: float, fy: float, h: float, rng: np.random.Generator) -> Boxes:
+    j = rng.normal(0, 1.5, 4)
+    return np.array([fx - 0.2 * h, fy - h, fx + 0.2 * h, fy]) + j
+
+
 # ---- synthetic shop scenes, whole pipeline ----------------------------------------------
 COUNTER = {"name": "counter", "kind": "staff",
            "polygon": [[0.0, 0.85], [0.15, 0.85], [0.15, 1.0], [0.0, 1.0]]}
@@ -223,6 +258,28 @@ def test_a_mannequin_is_never_a_visitor_but_the_person_beside_it_is(seed: int) -
     [ping] = of_type(events, "ping")
     assert ping.visitor == start.visitor and ping.t == pytest.approx(95.0, abs=3.0)
     assert all(e.visitor == start.visitor for e in events)
+
+
+def test_someone_standing_still_since_the_sensor_started_counts_once_they_move() -> None:
+    """Inside when the sensor starts, still for 30 s (like a mannequin so far), then walks
+    out: one visit, its dwell from the first sighting; no ping while they were still."""
+    regular = Person([(0.0, 300.0, 400.0), (30.0, 300.0, 400.0), (33.0, 639.0, 400.0)])
+    events = run_scenario([regular], 40.0)
+    [start], [end] = of_type(events, "visit_start"), of_type(events, "visit_end")
+    assert start.visitor == end.visitor and 30.0 <= start.t <= 31.0
+    assert end.dwell_s == pytest.approx(33.0, abs=1.0)
+
+
+def test_a_still_figure_whose_head_turns_is_a_person() -> None:
+    """Still feet since the sensor started, but the head turns from t=20: a visit then,
+    dated from the first sighting; a mannequin's head never turns (test above)."""
+    person = Person([(0.0, 300.0, 400.0), (120.0, 300.0, 400.0)],
+                    yaw=looking_around(20.0, 120.0))
+    events = run_scenario([person], 125.0)
+    [start] = of_type(events, "visit_start")
+    assert 20.0 <= start.t <= 22.0
+    [end] = of_type(events, "visit_end")
+    assert end.dwell_s == pytest.approx(120.0, abs=1.0)
 
 
 def test_someone_who_walks_in_and_stands_still_is_a_visitor() -> None:

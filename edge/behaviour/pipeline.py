@@ -92,7 +92,7 @@ class Pipeline:
         # stands still makes no motion and must still be re-detected to be confirmed) and
         # people remembered behind a shelf (their visit ends on a frame someone looked at).
         self.tracking = len(self.tracker) > 0 or len(self.visits) > 0
-        events = self.behaviour.update(visitors, t, self.visits.first_seen)
+        events = self.behaviour.update(self.visits.visiting(visitors), t, self.visits.first_seen)
         if self.visits.crossings:
             events += [Entered(c.t, c.visitor) if c.entered else Exited(c.t, c.visitor)
                        for c in self.visits.crossings]

@@ -15,28 +15,40 @@ How a visit **begins**:
   people who are coasting (tracker still predicting them) or lost within the last
   ``visit_memory_s``: if it is plausibly one of them it **continues** that visit (see
   ``_plausible``); otherwise it is a new visitor, dated from its first sighting;
-- a track born inside that has not moved (feet within ``scenery_still`` box heights of where
-  it appeared) is scenery — a mannequin, a poster, a coat stand — and no visitor until it
-  moves. Tracks born in a ``staff`` zone are exempt (staff sit still behind the counter).
+- a new visitor born inside that has not moved (feet within ``scenery_still`` box heights of
+  where it appeared) is **still**: possibly scenery (a mannequin, a poster, a coat stand), or a
+  person standing still since the sensor started. It keeps its visitor id (followed, remembered,
+  joinable) but ``visiting`` hides it from behaviour, so it starts no visit and is never pinged,
+  until its feet move that far or its head turns (then the visit is dated from its first
+  sighting). Tracks born in a ``staff`` zone are exempt (staff sit still behind the counter).
 
-How a visit **ends**: when its person was last seen at the picture's edge or crossing out of an
-entrance zone and the tracker lost them, at once; otherwise ``visit_memory_s`` after they were
-last seen (inside the scene they may be behind a shelf). The end is always stamped by behaviour
-with the last time they were seen, so the memory never adds to dwell.
+How a visit **ends**: when its person was last seen cut by the picture's edge, not walking
+inward, and the tracker lost them, or crossing out of an entrance zone: at once; otherwise
+``visit_memory_s`` after they were last seen (inside the scene they may be behind a shelf).
+The end is always stamped by behaviour with the last time they were seen, so the memory never
+adds to dwell.
 
-A join is decided from geometry and motion only (positions, box edges and heights, times), all
-of which are in a trace: replaying a trace decides exactly what the live sensor decided.
+A join is decided from geometry and motion only (positions, box edges and heights, times), and
+a still visitor's start from those and the head direction (yaw), all of which are in a trace:
+replaying a trace decides what the live sensor decided (the trace rounds yaw to 0.1°, so a head
+turn of exactly 30° ± 0.05° could be judged differently; behaviour's look-around shares this).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from edge.behaviour.joins import (
+    SPEED_SPAN_S,
+    HeldTrack,
+    Visitor,
+    plausible,
+    velocity,
+)
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig
 from edge.vocabulary.types import Tracks
@@ -44,52 +56,17 @@ from edge.vocabulary.types import Tracks
 # A box this close to the picture's edge (fraction of the picture) was cut off by it: the
 # person is walking in or out there.
 _EDGE_MARGIN = 0.02
-# Join radius, in the lost person's box heights: 0.75 for a box that reappears where the
-# person was predicted, growing by this many heights per second of gap: a slow walk in a
-# direction their last velocity did not say (the path already covers stopping and walking on).
-_JOIN_RADIUS = 0.75
-_JOIN_SPREAD_PER_S = 0.5
-# A box of the same person seen nearer or further, or with legs hidden: height within this
-# ratio of one of their recent boxes; otherwise one of its edges (head or feet) must match.
-_SAME_HEIGHT_RATIO = 1.4
-_EDGE_MATCH = 0.3  # box heights
-# A partial or merged box still has to be of human size relative to the person.
-_LEAST_HEIGHT_RATIO, _MOST_HEIGHT_RATIO = 0.35, 2.5
-# The lost person may overlap the newcomer by this much time (a duplicate frame or two).
-_OVERLAP_S = 0.2
 # Someone last seen in an entrance after being inside has left once unseen this long (one
 # missed frame in the doorway is not an exit) or when the tracker lets go of them.
 _EXIT_BLINK_S = 0.5
-# Feet velocity is measured over this much recent track, and capped (box heights per second).
-_SPEED_SPAN_S = 1.0
-_MAX_SPEED = 2.0
-_RECENT_HEIGHTS = 8
-
-
-@dataclass(slots=True)
-class _Track:
-    """A tracker id as this layer knows it."""
-
-    first_t: float
-    fx: float
-    fy: float
-    born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
-    visitor: int | None = None  # None while held back or scenery
-    offered: bool = False  # the one offer to lost people has been made
-
-
-@dataclass(slots=True)
-class _Visitor:
-    vid: int
-    first_t: float
-    last_t: float
-    box: tuple[float, float, float, float]  # last seen xyxy
-    track: int | None
-    heights: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_HEIGHTS))
-    trail: deque[tuple[float, float, float]] = field(default_factory=deque)  # t, feet x, y
-    in_entrance: bool = False  # last seen with feet in an entrance zone
-    been_inside: bool = False  # seen with feet outside every entrance zone
-    at_edge: bool = False  # last box cut by the picture's edge
+# Someone last seen cut by the picture's edge walked out through it, unless they were walking
+# inward at least this fast (box heights per second): then they just stepped in and were
+# hidden. (A box cut by the edge narrows as its person leaves, so its centre slows: any speed
+# that is not inward counts as out.)
+_INWARD_SPEED = 0.05
+# A still detection whose head direction turned this much is a person (a mannequin's never
+# does; a face read twice differs by a few degrees).
+_HEAD_TURN_DEG = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +91,8 @@ class Visits:
         self.reload(cfg, zones)
         self.frame_size = frame_size
         self.is_staff = is_staff
-        self._tracks: dict[int, _Track] = {}
-        self.visitors: dict[int, _Visitor] = {}
+        self._tracks: dict[int, HeldTrack] = {}
+        self.visitors: dict[int, Visitor] = {}
         self._next_id = 1
         self.crossings: list[Crossing] = []  # of the last update
         self.joins = 0
@@ -134,7 +111,8 @@ class Visits:
 
     # ---- per frame ---------------------------------------------------------------------
     def update(self, tracks: Tracks, t: float) -> Tracks:
-        """The tracker's output with visitor ids: held-back and scenery tracks left out,
+        """The tracker's output with visitor ids (held-back tracks under provisional negative
+        ids, still visitors included: see ``visiting``),
         people lost inside the scene kept (unmatched, at their last box) while remembered."""
         self.crossings = []
         ids = tracks.ids.tolist()
@@ -146,12 +124,13 @@ class Visits:
             for tid in [k for k in self._tracks if k not in present]:
                 del self._tracks[tid]
         rows: dict[int, int] = {}  # visitor -> row
+        yaws = tracks.yaw.tolist()
         for j, tid in enumerate(ids):
             vid = self._visitor_of(tid, boxes[j], matched[j], t)
             if vid is not None:
                 rows[vid] = j
                 if matched[j]:
-                    self._seen(self.visitors[vid], boxes[j], t, feet_in[j])
+                    self._seen(self.visitors[vid], boxes[j], t, feet_in[j], yaws[j])
         if len(rows) < len(ids):
             self._decide_held(ids, boxes, matched, rows, t)
         if len(rows) < len(self.visitors) or not all(matched):
@@ -160,7 +139,7 @@ class Visits:
             # tracks held back until visit_min_s are shown as provisional visitors (negative
             # ids): behaviour starts no visit before visit_min_s, so no event ever names one
             rows.update((-tid, j) for j, tid in enumerate(ids)
-                        if self._tracks[tid].visitor is None and not self._tracks[tid].offered)
+                        if self._tracks[tid].visitor is None)
         return self._output(tracks, rows)
 
     def _visitor_of(self, tid: int, box: list[float], matched: bool, t: float) -> int | None:
@@ -180,29 +159,33 @@ class Visits:
         track = self._tracks[tid] = self._new_track(tid, box, t)
         return track.visitor
 
-    def _new_track(self, tid: int, box: list[float], t: float) -> _Track:
+    def _new_track(self, tid: int, box: list[float], t: float) -> HeldTrack:
         fx, fy = (box[0] + box[2]) / 2, box[3]
         free = self._at_edge(box)
         if not free and len(self.zones):
             feet = np.array([[fx, fy]], np.float32)
             free = bool(self.zones.inside(feet, "entrance")[0]
                         or self.zones.inside(feet, "staff")[0])
-        track = _Track(t, fx, fy, free)
+        track = HeldTrack(t, fx, fy, free, (box[0], box[1], box[2], box[3]))
         if free:
             self._start(tid, track, box, t)
         return track
 
-    def _start(self, tid: int, track: _Track, box: list[float], t: float) -> int:
+    def _start(self, tid: int, track: HeldTrack, box: list[float], t: float) -> int:
         vid = self._next_id
         self._next_id += 1
-        v = _Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid)
+        v = Visitor(vid, track.first_t, t, (box[0], box[1], box[2], box[3]), tid,
+                     anchor=(track.fx, track.fy))
         v.heights.append(max(box[3] - box[1], 1.0))
         self.visitors[vid] = v
         track.visitor = vid
         return vid
 
-    def _seen(self, v: _Visitor, box: list[float], t: float, in_entrance: bool) -> None:
+    def _seen(self, v: Visitor, box: list[float], t: float, in_entrance: bool,
+              yaw: float) -> None:
         fx, fy = (box[0] + box[2]) / 2, box[3]
+        if v.still and (self._moved(v, box) or self._head_turned(v, yaw)):
+            v.still = False
         if v.in_entrance and not in_entrance and not v.been_inside:
             self.crossings.append(Crossing(t, v.vid, entered=True))
         v.been_inside |= not in_entrance
@@ -211,24 +194,30 @@ class Visits:
         v.box = (box[0], box[1], box[2], box[3])
         v.heights.append(max(box[3] - box[1], 1.0))
         v.at_edge = self._at_edge(box)
+        if v.at_edge:
+            v.out_x, v.out_y = self._outward(box)
         trail = v.trail
         trail.append((t, fx, fy))
-        while trail[0][0] < t - _SPEED_SPAN_S:
+        while trail[0][0] < t - SPEED_SPAN_S:
             trail.popleft()
 
-    # ---- held-back tracks: join, start, or scenery ---------------------------------------
+    # ---- held-back tracks: join, or start (still or not) --------------------------------------
     def _decide_held(self, ids: list[int], boxes: list[list[float]], matched: list[bool],
                      rows: dict[int, int], t: float) -> None:
-        held = [j for j, tid in enumerate(ids) if self._tracks[tid].visitor is None]
-        due = [j for j in held if not self._tracks[ids[j]].offered
-               and t - self._tracks[ids[j]].first_t >= self.cfg.visit_min_s]
-        if due:
-            self._offer(due, ids, boxes, matched, rows)
-        for j in held:
+        """Held tracks due (seen ``visit_min_s``) are offered to lost people; those no one
+        claims are new visitors, still ones (possible scenery) flagged ``still``."""
+        due = [j for j, tid in enumerate(ids) if self._tracks[tid].visitor is None
+               and matched[j] and t - self._tracks[tid].first_t >= self.cfg.visit_min_s]
+        if not due:
+            return
+        self._offer(due, ids, boxes, matched, rows)
+        for j in due:
             track = self._tracks[ids[j]]
-            if track.visitor is None and track.offered and matched[j] \
-                    and self._moved(track, boxes[j]):
-                rows[self._start(ids[j], track, boxes[j], t)] = j
+            if track.visitor is None:
+                vid = self._start(ids[j], track, boxes[j], t)
+                v = self.visitors[vid]
+                v.still = not self._moved(v, boxes[j])
+                rows[vid] = j
 
     def _offer(self, due: list[int], ids: list[int], boxes: list[list[float]],
                matched: list[bool], rows: dict[int, int]) -> None:
@@ -238,9 +227,9 @@ class Visits:
         pairs = []
         for j in due:
             track = self._tracks[ids[j]]
-            track.offered = True
             for v in lost:
-                score = self._plausible(v, boxes[j], track.first_t)
+                score = plausible(v, boxes[j], track, self.cfg.visit_memory_s,
+                                  self.is_staff(v.vid))
                 if score is not None:
                     pairs.append((score, j, v.vid))
         taken: set[int] = set()
@@ -255,52 +244,34 @@ class Visits:
             rows[vid] = j
             self.joins += 1
 
-    def _plausible(self, v: _Visitor, box: list[float], born_t: float) -> float | None:
-        """How far (in radii) the new box is from where ``v`` may be now; None: not them.
-
-        Where they may be is the segment from where they were last seen (they stopped) to
-        where their last velocity would have taken them (they walked on), widened by
-        ``_JOIN_SPREAD_PER_S`` per second of gap. The newcomer's feet or head must be near
-        it (a partial box keeps one of them), and its height near one of their recent boxes
-        or one of its edges must match theirs (a merged box is taller but shares an edge).
-        """
-        gap = born_t - v.last_t
-        if gap < -_OVERLAP_S or gap > self.cfg.visit_memory_s:
-            return None
-        ref = sorted(v.heights)[len(v.heights) // 2]
-        h = max(box[3] - box[1], 1.0)
-        if not _LEAST_HEIGHT_RATIO * ref <= h <= _MOST_HEIGHT_RATIO * ref:
-            return None
-        vx, vy = self._velocity(v)
-        step_x, step_y = vx * max(gap, 0.0), vy * max(gap, 0.0)
-        cx, (top, feet) = (box[0] + box[2]) / 2, (box[1], box[3])
-        ox = (v.box[0] + v.box[2]) / 2
-        d_feet = _to_segment(cx - ox, feet - v.box[3], step_x, step_y)
-        d_head = _to_segment(cx - ox, top - v.box[1], step_x, step_y)
-        same_size = any(abs(math.log(h / g)) < math.log(_SAME_HEIGHT_RATIO) for g in v.heights)
-        edge = min(abs(feet - v.box[3] - step_y), abs(top - v.box[1] - step_y))
-        staff = self.is_staff(v.vid)
-        if not (same_size or staff or edge <= _EDGE_MATCH * ref + abs(step_y)):
-            return None
-        radius = (_JOIN_RADIUS + _JOIN_SPREAD_PER_S * max(gap, 0.0)) * ref
-        d = min(d_feet, d_head)
-        return d / radius if d <= radius else None
-
-    def _velocity(self, v: _Visitor) -> tuple[float, float]:
-        trail = v.trail
-        if len(trail) < 2 or trail[-1][0] - trail[0][0] < 0.2:
-            return 0.0, 0.0
-        span = trail[-1][0] - trail[0][0]
-        vx, vy = (trail[-1][1] - trail[0][1]) / span, (trail[-1][2] - trail[0][2]) / span
-        speed, limit = math.hypot(vx, vy), _MAX_SPEED * v.heights[-1]
-        if speed > limit:
-            vx, vy = vx * limit / speed, vy * limit / speed
-        return vx, vy
-
-    def _moved(self, track: _Track, box: list[float]) -> bool:
+    def _moved(self, v: Visitor, box: list[float]) -> bool:
         h = max(box[3] - box[1], 1.0)
         fx, fy = (box[0] + box[2]) / 2, box[3]
-        return math.hypot(fx - track.fx, fy - track.fy) > self.cfg.scenery_still * h
+        return math.hypot(fx - v.anchor[0], fy - v.anchor[1]) > self.cfg.scenery_still * h
+
+    def _head_turned(self, v: Visitor, yaw: float) -> bool:
+        """A head that turned by ``_HEAD_TURN_DEG`` (medians of 3: one misread face is not a
+        turn) is a person's, however still their feet: a mannequin's face never turns."""
+        if yaw != yaw:
+            return False
+        v.yaws.append(yaw)
+        if len(v.yaws) < 3:
+            return False
+        now = sorted(v.yaws)[1]
+        if v.yaw_first != v.yaw_first:
+            v.yaw_first = now
+            return False
+        return abs((now - v.yaw_first + 180.0) % 360.0 - 180.0) >= _HEAD_TURN_DEG
+
+    def visiting(self, people: Tracks) -> Tracks:
+        """``people`` (this layer's output) without the still ones: what behaviour sees.
+        Scenery never starts a visit and is never pinged; a still person's visit starts,
+        dated from their first sighting, once they move or turn their head."""
+        if not any(v.still for v in self.visitors.values()):
+            return people
+        keep = np.array([vid not in self.visitors or not self.visitors[vid].still
+                         for vid in people.ids.tolist()], bool)
+        return people[keep]
 
     # ---- ends --------------------------------------------------------------------------
     def _forget(self, rows: dict[int, int], matched: list[bool], t: float) -> None:
@@ -310,7 +281,7 @@ class Visits:
             v = self.visitors[vid]
             leaving = v.in_entrance and v.been_inside and (
                 vid not in rows or t - v.last_t > _EXIT_BLINK_S)
-            if leaving or (vid not in rows and v.at_edge) or t - v.last_t > memory:
+            if leaving or (vid not in rows and self._walked_out(v)) or t - v.last_t > memory:
                 del self.visitors[vid]
                 rows.pop(vid, None)
                 if leaving:
@@ -344,16 +315,32 @@ class Visits:
             return [False] * len(tracks)
         return list(self.zones.inside(tracks.feet, "entrance").tolist())
 
+    def _outward(self, box: list[float]) -> tuple[float, float]:
+        """The outward direction of the edges that cut ``box`` (see ``_at_edge``)."""
+        assert self.frame_size is not None
+        w, h = self.frame_size
+        mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
+        ox = -1.0 if box[0] <= mx else 1.0 if box[2] >= w - mx else 0.0
+        oy = 1.0 if box[3] >= h - my else -1.0 if box[1] <= my and box[3] <= h / 2 else 0.0
+        return ox, oy
+
+    def _walked_out(self, v: Visitor) -> bool:
+        """Last seen at an edge and walking out through it (not in: someone who just stepped
+        in and was then hidden is still inside, remembered like anyone lost mid-picture)."""
+        if not v.at_edge:
+            return False
+        vx, vy = velocity(v)
+        return vx * v.out_x + vy * v.out_y > -_INWARD_SPEED * v.heights[-1]
+
     def _at_edge(self, box: list[float]) -> bool:
+        """Cut by the picture's edge where people walk in or out: a side or the bottom, or
+        the top only with the feet in the picture's upper half (someone far off at the end of
+        the floor). A box reaching the top with its feet lower is someone near the camera or
+        a person merged with something tall (a lamp post, a shelf's edge): not an arrival."""
         if self.frame_size is None:
             return False
         w, h = self.frame_size
         mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
-        return box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my
+        return (box[0] <= mx or box[2] >= w - mx or box[3] >= h - my
+                or (box[1] <= my and box[3] <= h / 2))
 
-
-def _to_segment(px: float, py: float, sx: float, sy: float) -> float:
-    """Distance from point p to the segment from the origin to s."""
-    length2 = sx * sx + sy * sy
-    along = 0.0 if length2 < 1e-9 else min(max((px * sx + py * sy) / length2, 0.0), 1.0)
-    return math.hypot(px - along * sx, py - along * sy)

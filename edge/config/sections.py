@@ -170,9 +170,10 @@ class BehaviourConfig(Section):
     scenery_still: float = Field(
         0.3, gt=0, le=5,
         description="A detection born inside the picture whose feet stay within this many box "
-        "heights of where it appeared is scenery (a mannequin, a poster, a coat stand) and no "
-        "visitor until it moves. Larger ignores more swaying reflections; smaller lets a real "
-        "person who appears from behind a shelf and stands still count sooner.",
+        "heights of where it appeared (and whose head never turned) is still: possibly scenery "
+        "(a mannequin, a poster, a coat stand), followed but no visit and no ping until it "
+        "moves. Larger ignores more swaying reflections; smaller lets a real person who "
+        "appears from behind a shelf, or stood still since the sensor started, count sooner.",
     )
     linger_radius: float = Field(
         0.5, gt=0, le=5,

@@ -12,6 +12,7 @@ Inputs are per-frame mappings ``{frame: xyxy}`` (detections) or ``{frame: (ids, 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -275,3 +276,39 @@ def wrong_joins(gt: IdFrames, tracks: IdFrames, visitor_of: Mapping[int, int],
         if tid in track_owner:
             people.setdefault(vid, set()).add(track_owner[tid])
     return sum(len(s) - 1 for s in people.values())
+
+
+def swaps(gt: IdFrames, pred: IdFrames, fps: float, iou: float = 0.5,
+          hold_s: float = 0.4, window_s: float = 1.0) -> int:
+    """Crossing swaps: two predicted ids that exchanged their ground-truth people (id p went
+    from person A to B and id q from B to A within ``window_s`` of each other), each side
+    held for at least ``hold_s`` so that a one-frame mix-up in a merged box is not counted.
+    Each swap hands one person's dwell to the other."""
+    g_map, p_map = _id_frames(gt), _id_frames(pred)
+    follows: dict[int, list[tuple[int, int]]] = {}  # pred id -> [(frame, gt id)]
+    for frame in sorted(p_map):
+        pi, pb = p_map[frame]
+        gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
+        if not len(gi) or not len(pi):
+            continue
+        overlap = iou_matrix(pb, gb)
+        r, c = assign_max(np.where(overlap >= iou, overlap, 0.0))
+        for p, g in zip(pi[r].tolist(), gi[c].tolist(), strict=True):
+            follows.setdefault(p, []).append((frame, g))
+    hold, window = max(1, round(hold_s * fps)), window_s * fps
+    changes = []  # (frame, pred id, from, to)
+    for p, seq in follows.items():
+        runs: list[list[int]] = []  # [gt id, first frame, length]
+        for frame, g in seq:
+            if runs and runs[-1][0] == g:
+                runs[-1][2] += 1
+            else:
+                runs.append([g, frame, 1])
+        held = [r for r in runs if r[2] >= hold]
+        changes += [(b[1], p, a[0], b[0]) for a, b in itertools.pairwise(held)
+                    if a[0] != b[0]]
+    found = 0
+    for k, (f1, p1, a, b) in enumerate(changes):
+        found += any(p2 != p1 and (a2, b2) == (b, a) and abs(f2 - f1) <= window
+                     for f2, p2, a2, b2 in changes[k + 1:])
+    return found

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import FloatArray
 
 if TYPE_CHECKING:
@@ -271,14 +272,7 @@ def _weighted_nms(boxes: FloatArray, scores: FloatArray, points: FloatArray,
     order = np.argsort(-scores)
     faces = []
     while order.size:
-        best = boxes[order[0]]
-        rest = boxes[order]
-        ix = np.clip(np.minimum(best[2], rest[:, 2]) - np.maximum(best[0], rest[:, 0]), 0, None)
-        iy = np.clip(np.minimum(best[3], rest[:, 3]) - np.maximum(best[1], rest[:, 1]), 0, None)
-        inter = ix * iy
-        area = (rest[:, 2] - rest[:, 0]) * (rest[:, 3] - rest[:, 1])
-        area_best = (best[2] - best[0]) * (best[3] - best[1])
-        iou = inter / np.maximum(area + area_best - inter, 1e-6)
+        iou = iou_matrix(boxes[order[0]][None], boxes[order])[0]
         group = order[iou >= iou_min]
         w = scores[group][:, None]
         faces.append(Face((boxes[group] * w).sum(0) / w.sum(),
