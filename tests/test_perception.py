@@ -11,6 +11,7 @@ import pytest
 
 from edge.config.settings import Settings, load_settings
 from edge.offline.metrics import detection_precision_recall
+from edge.perception.detector import load_detector
 from edge.perception.perceiver import Perception
 from edge.perception.sources import open_source
 from edge.vocabulary.types import Detections, Frame
@@ -58,7 +59,7 @@ def moving(n: int, fps: float = 10.0) -> list[Frame]:
 
 def make(**overrides: object) -> tuple[Perception, CountingDetector]:
     det = CountingDetector()
-    return Perception(settings(**overrides), (W, H), detector=det, yaw=None), det
+    return Perception(settings(**overrides).motion, (W, H), detector=det, yaw=None), det
 
 
 def test_empty_still_scene_runs_the_detector_once() -> None:
@@ -91,10 +92,10 @@ def test_motion_runs_the_detector_every_moving_frame() -> None:
 
 def test_yaw_is_filled_by_the_estimator_and_nan_without_one() -> None:
     det = CountingDetector()
-    with_yaw = Perception(settings(), (W, H), detector=det, yaw=FixedYaw())
+    with_yaw = Perception(settings().motion, (W, H), detector=det, yaw=FixedYaw())
     found = with_yaw.observe(still(1)[0], tracking=False)
     assert found is not None and found.yaw.tolist() == [25.0]
-    without = Perception(settings(yaw={"enabled": False}), (W, H), detector=det)
+    without = Perception(settings().motion, (W, H), detector=det)
     found = without.observe(still(1)[0], tracking=False)
     assert found is not None and math.isnan(float(found.yaw[0]))
 
@@ -120,7 +121,8 @@ def test_person_precision_and_recall_on_tud_stadtmitte() -> None:
                  yaw={"enabled": False})
     cv2.setNumThreads(1)
     source = open_source(str(seq / "TUD-Stadtmitte.mp4"), s.source)
-    perception = Perception(s, source.size)
+    perception = Perception(s.motion, source.size,
+                            detector=load_detector(s.detector, s.models_dir))
     pred: dict[int, np.ndarray] = {}
     for frame in source.frames():
         found = perception.observe(frame, tracking=True)

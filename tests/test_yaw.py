@@ -135,11 +135,11 @@ def test_blazeface_has_896_anchors_on_two_grids() -> None:
 
 def test_settings_choose_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # no user-installed yunet
-    assert YawEstimator.from_settings(load_settings(None, yaw={"enabled": False})) is None
-    est = YawEstimator.from_settings(load_settings(None, models_dir=tmp_path))
+    assert YawEstimator.from_config(load_settings(None, yaw={"enabled": False}).yaw) is None
+    est = YawEstimator.from_config(load_settings(None).yaw, tmp_path)
     assert est is not None and isinstance(est.detector, BlazeFaceDetector)  # vendored
     with pytest.raises(ModelError, match="dwell models install yunet"):
-        YawEstimator.from_settings(load_settings(None, models_dir=tmp_path, yaw={"model": "yunet"}))
+        YawEstimator.from_config(load_settings(None, yaw={"model": "yunet"}).yaw, tmp_path)
 
 
 def test_vendored_blazeface_is_found_and_verified() -> None:

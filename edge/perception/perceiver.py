@@ -21,7 +21,9 @@ from edge.perception.motion import MotionGate
 from edge.vocabulary.types import Detections, Frame
 
 if TYPE_CHECKING:
-    from edge.config.settings import Settings
+    from pathlib import Path
+
+    from edge.config.sections import MotionConfig, YawConfig
     from edge.vocabulary.interfaces import Detector
 
 log = logging.getLogger(__name__)
@@ -31,18 +33,16 @@ TIMING_WINDOW = 2048  # recent samples per stage kept for medians
 
 
 class Perception:
-    """One camera's perception. ``detector``/``yaw`` can be injected (tests, bench)."""
+    """One camera's perception: the motion gate (``motion``), the person ``detector``
+    (edge.perception.detector.load_detector) and the head-yaw estimator ``yaw`` (``load_yaw``;
+    None: yaw stays NaN)."""
 
-    def __init__(self, settings: Settings, frame_size: tuple[int, int], *,
-                 detector: Detector | None = None, yaw: Any = "auto") -> None:
-        if detector is None:
-            from edge.perception.detector import load_detector
-
-            detector = load_detector(settings)
+    def __init__(self, motion: MotionConfig, frame_size: tuple[int, int], *,
+                 detector: Detector, yaw: Any = None) -> None:
         self.detector = detector
-        self.gate = MotionGate(settings.motion, frame_size)
-        self.redetect_s = settings.motion.redetect_interval_s
-        self.yaw = _build_yaw(settings) if yaw == "auto" else yaw
+        self.gate = MotionGate(motion, frame_size)
+        self.redetect_s = motion.redetect_interval_s
+        self.yaw = yaw
         self._last_detect_t = -math.inf
         self.stage_ms: dict[str, deque[float]] = {s: deque(maxlen=TIMING_WINDOW) for s in STAGES}
         self.detector_runs = 0
@@ -74,9 +74,9 @@ class Perception:
         return {s: float(np.median(v)) if v else math.nan for s, v in self.stage_ms.items()}
 
 
-def _build_yaw(settings: Settings) -> Any:
+def load_yaw(cfg: YawConfig, models_dir: Path | None = None) -> Any:
     """The head-yaw estimator when enabled and available; None leaves yaw NaN."""
-    if not settings.yaw.enabled:
+    if not cfg.enabled:
         return None
     try:
         from edge.perception.yaw import YawEstimator
@@ -84,7 +84,7 @@ def _build_yaw(settings: Settings) -> Any:
         log.warning("head yaw is enabled but edge.perception.yaw is not available; yaw stays null")
         return None
     try:
-        return YawEstimator.from_settings(settings)
+        return YawEstimator.from_config(cfg, models_dir)
     except Exception as exc:  # a missing face model must not stop people detection
         log.warning("head yaw disabled: %s", exc)
         return None

@@ -30,7 +30,6 @@ from edge.vocabulary.types import FloatArray
 
 if TYPE_CHECKING:
     from edge.config.sections import YawConfig
-    from edge.config.settings import Settings
 
 Image = npt.NDArray[np.uint8]
 
@@ -115,13 +114,12 @@ class YawEstimator:
         self.gain = gain
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> YawEstimator | None:
+    def from_config(cls, cfg: YawConfig, models_dir: Path | None = None) -> YawEstimator | None:
         """None when yaw is disabled; ModelError (edge.perception.models) when the chosen model
         is absent."""
-        cfg = settings.yaw
         if not cfg.enabled:
             return None
-        name, path = _choose_model(cfg, settings.models_dir)
+        name, path = _choose_model(cfg, models_dir)
         detector: FaceDetector
         if name == "yunet":
             detector = YuNetDetector(path, cfg.input_px, cfg.min_score)

@@ -76,9 +76,12 @@ class Sensor:
 
     def _perception_for(self, size: tuple[int, int]) -> Perception:
         if self.perception is None or self._perceived != size:
-            from edge.perception.perceiver import Perception  # only for inputs with pictures
+            # only for inputs with pictures
+            from edge.perception.perceiver import Perception, load_yaw
 
-            self.perception = Perception(self.settings, size, detector=self.load_detector())
+            s = self.settings
+            self.perception = Perception(s.motion, size, detector=self.load_detector(),
+                                         yaw=load_yaw(s.yaw, s.models_dir))
             self._perceived = size
         return self.perception
 
@@ -87,7 +90,8 @@ class Sensor:
         if self.detector is None:
             from edge.perception.detector import load_detector
 
-            self.detector = load_detector(self.settings)
+            s = self.settings
+            self.detector = load_detector(s.detector, s.models_dir, s.state_dir)
         return self.detector
 
     # -- the processing thread --------------------------------------------------------------
