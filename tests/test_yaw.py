@@ -240,3 +240,15 @@ def test_bad_inputs_are_named_and_degenerate_boxes_give_nan() -> None:
     boxes = np.array([[10, 10, 10, 10], [np.nan, 0, 50, 100], [30, 80, 20, 40]], np.float32)
     assert np.isnan(est.estimate(np.zeros((480, 640, 3), np.uint8), boxes)).all()
     assert det.patches == []
+
+
+def test_regions_too_small_for_a_trusted_face_are_not_searched() -> None:
+    """min_face_px 12: regions under 12 / 0.4 = 30 px never gave a trusted face on TUD
+    (bench/yaw_region_size.py), so the face detector does not run on them."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    # person heights 60 and 100 px: head regions 0.3 h = 18 and 30 px
+    boxes = np.array([[100, 100, 120, 160], [300, 100, 330, 200]], np.float32)
+    assert head_rois(boxes)[:, 2].tolist() == pytest.approx([18, 30])
+    det = FakeFaces([face(40)])
+    estimator(det, min_face_px=12).estimate(image, boxes)
+    assert len(det.patches) == 1  # only the 30 px region

@@ -141,7 +141,8 @@ class YawConfig(Section):
     min_face_px: int = Field(
         12, ge=8, le=400,
         description="Smallest face (pixels wide) whose yaw is trusted (docs/yaw.md measures "
-        "it). Lower reads yaw from further away but noisier; smaller faces give null yaw.",
+        "it). Lower reads yaw from further away but noisier; smaller faces give null yaw. Head "
+        "regions narrower than 2.5x this are not searched (a face fills ~40% of its region).",
     )
     model: Literal["auto", "yunet", "blazeface"] = Field(
         "auto",
