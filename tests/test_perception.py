@@ -100,6 +100,28 @@ def test_yaw_is_filled_by_the_estimator_and_nan_without_one() -> None:
     assert found is not None and math.isnan(float(found.yaw[0]))
 
 
+def test_no_yaw_is_read_for_someone_walking_as_of_the_last_frame() -> None:
+    """Sweeps made while walking never count (docs/behaviour.md), so their yaw is not read."""
+    det = CountingDetector()
+    asked: list[int] = []
+
+    class CountingYaw(FixedYaw):
+        def estimate(self, image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.float32]
+                     ) -> npt.NDArray[np.float32]:
+            asked.append(len(xyxy))
+            return super().estimate(image, xyxy)
+
+    perception = Perception(settings().motion, (W, H), detector=det, yaw=CountingYaw())
+    frames = moving(3)  # the detector looks at every frame
+    walker = BOX + np.float32(3)  # last frame's box of the same person, a few px away
+    far = np.array([[200, 150, 230, 230]], np.float32)  # someone else walking
+    found = perception.observe(frames[0], tracking=False, walking=walker)
+    assert found is not None and math.isnan(float(found.yaw[0])) and asked == []
+    found = perception.observe(frames[1], tracking=True, walking=far)
+    assert found is not None and found.yaw.tolist() == [25.0] and asked == [1]
+    assert (perception.yaw_runs, perception.yaw_skipped_walking) == (1, 1)
+
+
 def test_stage_timings_are_kept() -> None:
     perception, _ = make()
     for f in moving(5):

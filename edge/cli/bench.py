@@ -160,6 +160,7 @@ def bench(settings: Settings, video: str, *, threads: int = 1,
         "fps": _rate(n_det, lead.s_pipe),
         "idle_fps": _rate(n_idle, s_idle),
         "detector_runs": perception.detector_runs, "idle_detector_runs": idle_runs,
+        "yaw_runs": perception.yaw_runs, "yaw_skipped_walking": perception.yaw_skipped_walking,
         "stage_ms": {k: None if math.isnan(v) else round(v, 3) for k, v in stage_ms.items()},
         "runtimes": {name: run.summary(n_det, ref) for name, run in runs.items()},
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -242,6 +243,8 @@ def _print_human(r: dict[str, Any]) -> None:
     print(f"  pipeline           {r['fps']:8.1f} fps  ({r['fps'] / r['detector_only_fps']:.2f}"
           f" x detector; detector ran on {r['detector_runs']} frames; "
           f"yaw {'on' if r['yaw'] else 'off'}, tracker {'on' if r['tracker'] else 'off'})")
+    print(f"  head yaw           {r['yaw_runs']} people read, {r['yaw_skipped_walking']} walking "
+          "skipped")
     print(f"  still scene        {r['idle_fps']:8.1f} fps  ({r['idle_fps'] / r['fps']:.1f} x "
           f"pipeline; detector ran on {r['idle_detector_runs']} frames)")
     stages = ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}"

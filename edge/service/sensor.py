@@ -112,7 +112,8 @@ class Sensor:
     def look(self, frame: Frame) -> Detections | None:
         """Perception on one frame (None: the detector did not look at it)."""
         size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
-        detections = self._perception_for(size).observe(frame, self.tracking)
+        walking = self.pipeline.walking_boxes if self.pipeline is not None else None
+        detections = self._perception_for(size).observe(frame, self.tracking, walking)
         self.start(size)
         return detections
 
