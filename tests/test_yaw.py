@@ -200,6 +200,22 @@ def test_mirrored_faces_flip_the_yaw_sign_on_real_footage() -> None:
     assert np.isnan(a).mean() > 0.2, "backs and side views must give NaN, not a yaw"
 
 
+@pytest.mark.perception
+@pytest.mark.parametrize("input_px", [96, 160])
+def test_yunet_on_onnxruntime_gives_cv2s_faces_and_yaws_on_real_footage(input_px: int) -> None:
+    path = model_file("face_detection_yunet_2026may.onnx")
+    ests = {rt: YawEstimator(YuNetDetector(path, input_px, 0.6, rt), min_face_px=10,
+                             min_score=0.6, gain=GAINS["yunet"])
+            for rt in ("opencv", "onnxruntime")}
+    trusted = 0
+    for frame, boxes in tud_people():
+        a, b = (ests[rt].estimate(frame, boxes) for rt in ("opencv", "onnxruntime"))
+        assert np.array_equal(np.isnan(a), np.isnan(b))  # the same faces are trusted
+        assert np.allclose(a[~np.isnan(a)], b[~np.isnan(b)], atol=0.01)
+        trusted += int((~np.isnan(a)).sum())
+    assert trusted >= 20
+
+
 class ScriptedNet:
     """Stands in for cv2.dnn: returns BlazeFace-shaped outputs with one confident anchor."""
 

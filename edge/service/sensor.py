@@ -81,7 +81,8 @@ class Sensor:
 
             s = self.settings
             self.perception = Perception(s.motion, size, detector=self.load_detector(),
-                                         yaw=load_yaw(s.yaw, s.models_dir))
+                                         yaw=load_yaw(s.yaw, s.models_dir,
+                                                      s.detector.runtime))
             self._perceived = size
         return self.perception
 
