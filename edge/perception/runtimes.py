@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
 from edge.perception.models import ModelError
@@ -69,6 +68,8 @@ class OpenCvRuntime:
     name = "opencv"
 
     def __init__(self, model: Path, threads: int, input_size: int) -> None:
+        import cv2  # here, not at the top: the CLI imports this module's names without cv2
+
         cv2.setNumThreads(threads)  # cv2.dnn re-infers shapes for any blob size
         self.net = cv2.dnn.readNetFromONNX(str(model))
 
@@ -135,6 +136,8 @@ def available() -> list[str]:
 
 
 def versions() -> dict[str, str]:
+    import cv2
+
     out = {"opencv": cv2.__version__, "numpy": np.__version__}
     try:
         import onnxruntime
