@@ -39,7 +39,8 @@ def same_boxes(a: Detections, b: Detections) -> bool:
 def test_every_runtime_gives_the_reference_boxes_on_tud(size: int) -> None:
     model = model_file("yolox_nano.onnx")
     video = shared_file("footage/TUD-Stadtmitte") / "TUD-Stadtmitte.mp4"
-    dets = {n: YoloxDetector(model, size, runtime=n) for n in runtimes.available()}
+    dets = {n: YoloxDetector(model, size, runtime=n)
+            for n in runtimes.available(model, size)}
     assert "onnxruntime" in dets  # a dependency: it must be installed with dwell
     cap = cv2.VideoCapture(str(video))
     frames, people = 0, 0
@@ -81,7 +82,7 @@ def test_auto_measures_once_then_reads_its_cache(tmp_path: Path,
     model = model_file("yolox_nano.onnx")
     caplog.set_level(logging.INFO, logger="edge.perception.runtimes")
     first = runtimes.choose(model, 320, 1, tmp_path)
-    assert first in runtimes.available()
+    assert first in runtimes.available(model, 320)
     assert "auto: median of" in caplog.text and "opencv" in caplog.text
     cached = json.loads((tmp_path / runtimes.CACHE_FILE).read_text())
     assert cached["runtime"] == first and cached["key"]["input_size"] == 320
@@ -97,3 +98,41 @@ def test_auto_measures_once_then_reads_its_cache(tmp_path: Path,
 def test_threads_default_to_every_core() -> None:
     assert load_settings(None).detector.threads is None
     assert runtimes.all_cores() >= 1
+
+
+@pytest.mark.perception
+def test_ncnn_conversion_at_install_gives_the_reference_boxes(tmp_path: Path) -> None:
+    pytest.importorskip("ncnn", reason="ncnn is optional (pip install ncnn pnnx)")
+    from edge.perception import ncnn_model
+
+    if ncnn_model.pnnx_command() is None:
+        pytest.skip("pnnx is optional (pip install pnnx)")
+    model = tmp_path / "yolox_nano.onnx"
+    model.write_bytes(model_file("yolox_nano.onnx").read_bytes())
+    video = shared_file("footage/TUD-Stadtmitte") / "TUD-Stadtmitte.mp4"
+    for size in (416, 320):
+        param, weights = ncnn_model.convert(model, size)
+        assert (param, weights) == ncnn_model.files(model, size) and weights.is_file()
+        assert "ncnn" in runtimes.available(model, size)
+        ref, ncnn = (YoloxDetector(model, size, runtime=n) for n in ("opencv", "ncnn"))
+        cap = cv2.VideoCapture(str(video))
+        for k in range(20):
+            ok, image = cap.read()
+            assert ok
+            assert same_boxes(ref.detect(image), ncnn.detect(image)), (size, k)
+    assert not list(tmp_path.glob(".*.part"))  # nothing half-written left behind
+
+
+def test_ncnn_without_its_conversion_says_how_to_make_it(tmp_path: Path) -> None:
+    pytest.importorskip("ncnn", reason="ncnn is optional (pip install ncnn pnnx)")
+    with pytest.raises(RuntimeUnavailable, match=r"dwell models install yolox-nano"):
+        runtimes.make("ncnn", tmp_path / "yolox_nano.onnx", 1, 416)
+    assert "ncnn" not in runtimes.available(tmp_path / "yolox_nano.onnx", 416)
+
+
+def test_an_unknown_graph_is_not_cut_as_if_it_had_a_focus_layer() -> None:
+    from edge.perception.ncnn_model import NcnnUnavailable, without_focus
+
+    param = "7767517\n3 3\nInput in0 0 1 in0\nConvolution c 1 1 in0 a 0=16\nSwish s 1 1 a out0\n"
+    with pytest.raises(NcnnUnavailable, match="unexpected start"):
+        without_focus(param)

@@ -180,7 +180,7 @@ def _detectors(settings: Settings, threads: int,
     path = find_model(cfg.model, settings.models_dir)
     main = cfg.runtime if cfg.runtime != "auto" else runtimes.choose(
         path, cfg.input_size, threads, None)
-    names = runtimes.available() if every_runtime else [main]
+    names = runtimes.available(path, cfg.input_size) if every_runtime else [main]
     if main not in names:
         names.append(main)
     return main, {n: YoloxDetector(path, cfg.input_size, cfg.score_threshold, cfg.nms_iou,

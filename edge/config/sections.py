@@ -84,12 +84,14 @@ class DetectorConfig(Section):
         description="Overlap above which two boxes are one person. Higher keeps people in a "
         "tight group apart but may double-count one person.",
     )
-    runtime: Literal["auto", "onnxruntime", "opencv"] = Field(
+    runtime: Literal["auto", "onnxruntime", "opencv", "ncnn"] = Field(
         "auto",
         description="Inference runtime for yolox-nano (SSDLite always runs on opencv). auto "
         "measures the installed runtimes on this device once (cached in state_dir) and takes "
-        "the fastest whose output equals cv2.dnn's; onnxruntime measured 1.26-1.35x faster "
-        "than opencv (cv2.dnn) with the same boxes (docs/perception.md).",
+        "the fastest whose output equals cv2.dnn's; onnxruntime measured ~2x faster than "
+        "opencv (cv2.dnn) here with the same boxes; ncnn (optional: pip install ncnn pnnx, "
+        "then `dwell models install yolox-nano`) is the fastest published on Pi CPUs "
+        "(docs/perception.md).",
     )
     threads: int | None = Field(
         None, ge=1, le=64,

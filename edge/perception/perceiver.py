@@ -117,7 +117,7 @@ def load_yaw(cfg: YawConfig, models_dir: Path | None = None, runtime: str = "aut
     try:
         from edge.perception.runtimes import available
 
-        if runtime == "auto":
+        if runtime != "opencv":  # auto, onnxruntime, ncnn: YuNet's fastest runtime here
             runtime = "onnxruntime" if "onnxruntime" in available() else "opencv"
         return YawEstimator.from_config(cfg, models_dir, runtime)
     except Exception as exc:  # a missing face model must not stop people detection

@@ -32,7 +32,7 @@ from edge.vocabulary.types import FloatArray
 log = logging.getLogger(__name__)
 
 REFERENCE = "opencv"
-RUNTIMES = ("onnxruntime", "opencv")  # every name [detector] runtime accepts besides auto
+RUNTIMES = ("onnxruntime", "opencv", "ncnn")  # every [detector] runtime besides auto
 CACHE_FILE = "detector-runtime.json"
 WARMUP_RUNS = 3
 TIMED_RUNS = 10
@@ -119,19 +119,32 @@ def _import_onnxruntime() -> Any:
     return onnxruntime
 
 
+def _ncnn(model: Path, threads: int, input_size: int) -> Runtime:
+    from edge.perception.ncnn_model import NcnnRuntime
+
+    return NcnnRuntime(model, threads, input_size)
+
+
 FACTORIES: dict[str, Callable[[Path, int, int], Runtime]] = {
-    "opencv": OpenCvRuntime, "onnxruntime": OnnxRuntime}
+    "opencv": OpenCvRuntime, "onnxruntime": OnnxRuntime, "ncnn": _ncnn}
 
 
-def available() -> list[str]:
-    """Runtimes installed here, reference first."""
+def available(model: Path | None = None, input_size: int | None = None) -> list[str]:
+    """Runtimes installed here, reference first; ncnn only with ``model``'s conversion for
+    ``input_size`` beside it (`dwell models install` makes it when pnnx is installed)."""
     names = [REFERENCE]
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        names.append("onnxruntime")
+    for lib in ("onnxruntime", "ncnn"):
+        try:
+            __import__(lib)
+        except ImportError:
+            continue
+        if lib == "ncnn":
+            from edge.perception.ncnn_model import files
+
+            if model is None or input_size is None or not all(
+                    f.is_file() for f in files(model, input_size)):
+                continue
+        names.append(lib)
     return names
 
 
@@ -139,12 +152,12 @@ def versions() -> dict[str, str]:
     import cv2
 
     out = {"opencv": cv2.__version__, "numpy": np.__version__}
-    try:
-        import onnxruntime
-    except ImportError:
-        pass
-    else:
-        out["onnxruntime"] = onnxruntime.__version__
+    for lib in ("onnxruntime", "ncnn"):
+        try:
+            module = __import__(lib)
+        except ImportError:
+            continue
+        out[lib] = str(getattr(module, "__version__", "?"))
     return out
 
 
@@ -211,7 +224,7 @@ def _measure(model: Path, input_size: int, threads: int) -> tuple[str, str]:
     ms: dict[str, float] = {}
     ref_out: FloatArray | None = None
     notes = []
-    for name in available():  # the reference first
+    for name in available(model, input_size):  # the reference first
         try:
             runtime = make(name, model, threads, input_size)
             ms_name, out = median_ms(runtime, blob)
