@@ -36,7 +36,7 @@ FRAMES = (0, 45, 90, 135)
 def boxes_here() -> dict[str, list[dict[str, list[list[float]] | list[float]]]]:
     cv2.setNumThreads(1)
     dets = {n: YoloxDetector(MODELS / "yolox_nano.onnx", 416, runtime=n)
-            for n in runtimes.available()}
+            for n in runtimes.available(MODELS / "yolox_nano.onnx", 416)}
     cap = cv2.VideoCapture(str(VIDEO))
     out: dict[str, list[dict[str, list[list[float]] | list[float]]]] = {n: [] for n in dets}
     for k in range(max(FRAMES) + 1):

@@ -34,7 +34,8 @@ fi
 
 echo "== copy the checkout, the model and the clip"
 rm -rf "$ROOT/dwell" "$ROOT/shared"
-mkdir -p "$ROOT/dwell" "$ROOT/shared/models" "$ROOT/shared/footage/TUD-Stadtmitte"
+mkdir -p "$ROOT/dwell" "$ROOT/shared/models" "$ROOT/shared/conv" \
+    "$ROOT/shared/footage/TUD-Stadtmitte"
 git -C "$REPO" archive HEAD | tar -x -C "$ROOT/dwell"
 cp "$MODELS/yolox_nano.onnx" "$ROOT/shared/models/"
 cp "$SHARED/footage/TUD-Stadtmitte/TUD-Stadtmitte.mp4" "$ROOT/shared/footage/TUD-Stadtmitte/"
@@ -50,6 +51,10 @@ for extra in ncnn pnnx; do
     run "/venv/bin/pip install -q $extra" && echo "$extra: installs on arm64" \
         || echo "$extra: DOES NOT INSTALL on arm64"
 done
+
+echo "== ncnn conversion on arm64 (needs pnnx there)"
+run "/venv/bin/dwell models install yolox-nano --from /shared/models --to /shared/conv && cp /shared/conv/* /shared/models/" \
+    || echo "dwell models install: FAILED on arm64"
 
 echo "== boxes on arm64 against x86 cv2.dnn"
 run "cd /dwell && DWELL_SHARED=/shared DWELL_MODELS_DIR=/shared/models /venv/bin/python bench/arm64_boxes.py compare /x86_boxes.json"

@@ -38,7 +38,7 @@ def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 else 416
     cv2.setNumThreads(1)
     dets = {n: YoloxDetector(MODELS / "yolox_nano.onnx", size, runtime=n)
-            for n in runtimes.available()}
+            for n in runtimes.available(MODELS / "yolox_nano.onnx", size)}
     for clip in ("TUD-Stadtmitte", "TUD-Campus"):
         seq = SHARED / "footage" / clip
         pred: dict[str, dict[int, np.ndarray]] = {n: {} for n in dets}
