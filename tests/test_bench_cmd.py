@@ -57,3 +57,28 @@ def test_bench_without_the_model_says_how_to_install(tmp_path: Path) -> None:
                  env={"DWELL_MODELS_DIR": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)})
     assert done.returncode == 1
     assert "dwell models install yolox-nano" in done.stderr
+
+
+@pytest.mark.perception
+def test_bench_runtimes_measures_every_runtime_on_the_same_frames() -> None:
+    video = shared_file("footage/TUD-Campus/TUD-Campus.mp4")
+    models_dir = model_file("yolox_nano.onnx").parent
+    done = dwell("bench", str(video), "--json", "--runtimes", "--threads", "1",
+                 "--model", "yolox-nano", "--input-size", "320", "--runtime", "onnxruntime",
+                 env={"DWELL_MODELS_DIR": str(models_dir), "DWELL_YAW__ENABLED": "false"})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["runtime"], result["threads"]) == ("onnxruntime", 1)
+    assert set(result["runtimes"]) == {"opencv", "onnxruntime"}
+    for name, m in result["runtimes"].items():
+        assert 0 < m["ms_median"] <= m["ms_p90"], name
+        assert m["boxes_equal"] is True, name  # same people on every frame as cv2.dnn
+        assert m["fps"] > 0, name
+    assert result["fps"] == result["runtimes"]["onnxruntime"]["fps"]
+    for key in ("detector_only_fps", "idle_fps", "stage_ms", "rss_mb", "frames"):
+        assert key in result, key
+
+
+def test_bench_refuses_zero_threads() -> None:
+    done = dwell("bench", "any.mp4", "--threads", "0")
+    assert done.returncode != 0 and "--threads 0" in done.stderr

@@ -85,11 +85,11 @@ def test_load_detector_without_the_model_says_how_to_install(
     monkeypatch.delenv("DWELL_MODELS_DIR", raising=False)
     settings = load_settings(None, models_dir=tmp_path, detector={"model": "yolox-nano"})
     with pytest.raises(ModelError, match="dwell models install yolox-nano"):
-        load_detector(settings)
+        load_detector(settings.detector, settings.models_dir)
 
 
 def test_ssdlite_loads_from_the_repo_with_an_empty_models_dir(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     settings = load_settings(None, models_dir=tmp_path, detector={"model": "ssdlite-pedestrian"})
-    assert isinstance(load_detector(settings), SsdDetector)
+    assert isinstance(load_detector(settings.detector, settings.models_dir), SsdDetector)

@@ -11,6 +11,7 @@ import pytest
 
 from edge.config.settings import Settings, load_settings
 from edge.offline.metrics import detection_precision_recall
+from edge.perception.detector import load_detector
 from edge.perception.perceiver import Perception
 from edge.perception.sources import open_source
 from edge.vocabulary.types import Detections, Frame
@@ -58,7 +59,7 @@ def moving(n: int, fps: float = 10.0) -> list[Frame]:
 
 def make(**overrides: object) -> tuple[Perception, CountingDetector]:
     det = CountingDetector()
-    return Perception(settings(**overrides), (W, H), detector=det, yaw=None), det
+    return Perception(settings(**overrides).motion, (W, H), detector=det, yaw=None), det
 
 
 def test_empty_still_scene_runs_the_detector_once() -> None:
@@ -91,12 +92,34 @@ def test_motion_runs_the_detector_every_moving_frame() -> None:
 
 def test_yaw_is_filled_by_the_estimator_and_nan_without_one() -> None:
     det = CountingDetector()
-    with_yaw = Perception(settings(), (W, H), detector=det, yaw=FixedYaw())
+    with_yaw = Perception(settings().motion, (W, H), detector=det, yaw=FixedYaw())
     found = with_yaw.observe(still(1)[0], tracking=False)
     assert found is not None and found.yaw.tolist() == [25.0]
-    without = Perception(settings(yaw={"enabled": False}), (W, H), detector=det)
+    without = Perception(settings().motion, (W, H), detector=det)
     found = without.observe(still(1)[0], tracking=False)
     assert found is not None and math.isnan(float(found.yaw[0]))
+
+
+def test_no_yaw_is_read_for_someone_walking_as_of_the_last_frame() -> None:
+    """Sweeps made while walking never count (docs/behaviour.md), so their yaw is not read."""
+    det = CountingDetector()
+    asked: list[int] = []
+
+    class CountingYaw(FixedYaw):
+        def estimate(self, image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.float32]
+                     ) -> npt.NDArray[np.float32]:
+            asked.append(len(xyxy))
+            return super().estimate(image, xyxy)
+
+    perception = Perception(settings().motion, (W, H), detector=det, yaw=CountingYaw())
+    frames = moving(3)  # the detector looks at every frame
+    walker = BOX + np.float32(3)  # last frame's box of the same person, a few px away
+    far = np.array([[200, 150, 230, 230]], np.float32)  # someone else walking
+    found = perception.observe(frames[0], tracking=False, walking=walker)
+    assert found is not None and math.isnan(float(found.yaw[0])) and asked == []
+    found = perception.observe(frames[1], tracking=True, walking=far)
+    assert found is not None and found.yaw.tolist() == [25.0] and asked == [1]
+    assert (perception.yaw_runs, perception.yaw_skipped_walking) == (1, 1)
 
 
 def test_stage_timings_are_kept() -> None:
@@ -120,7 +143,8 @@ def test_person_precision_and_recall_on_tud_stadtmitte() -> None:
                  yaw={"enabled": False})
     cv2.setNumThreads(1)
     source = open_source(str(seq / "TUD-Stadtmitte.mp4"), s.source)
-    perception = Perception(s, source.size)
+    perception = Perception(s.motion, source.size,
+                            detector=load_detector(s.detector, s.models_dir))
     pred: dict[int, np.ndarray] = {}
     for frame in source.frames():
         found = perception.observe(frame, tracking=True)

@@ -132,6 +132,23 @@ def test_looking_around_while_walking_does_not_count() -> None:
     assert of_type(events, "looking_around")
 
 
+def test_sweeps_made_while_walking_do_not_count_after_stopping() -> None:
+    """The settled rule (issue 14): each sweep must be made while not walking. Head turns on
+    the way (two or more here) plus one after stopping are not three sweeps; standing and
+    sweeping three times still is."""
+    def walk_then_stand(yaw_until: float) -> Person:
+        path = browsing(0.0, 95.0, SHELVES).path
+        # 125 px/s = 0.63 box heights per second (walking) from 97 to 101 s, then standing
+        path += [(97.0, 70.0, 300.0), (101.0, 570.0, 300.0), (140.0, 570.0, 300.0)]
+        return Person(path, yaw=looking_around(97.0, yaw_until))
+
+    events = run_scenario([walk_then_stand(102.6)], 140.0)
+    assert of_type(events, "looking_around") == []  # the old rule fired at 102.2 s
+    events = run_scenario([walk_then_stand(112.0)], 140.0)
+    first = of_type(events, "looking_around")[0]
+    assert first.t == pytest.approx(105.2, abs=0.5)  # three sweeps, all made standing
+
+
 def test_unknown_yaw_is_not_a_turn() -> None:
     person = browse_then_stand(100.0, 125.0, yaw=lambda t: None)
     events = run_scenario([person], 126.0)

@@ -135,11 +135,11 @@ def test_blazeface_has_896_anchors_on_two_grids() -> None:
 
 def test_settings_choose_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # no user-installed yunet
-    assert YawEstimator.from_settings(load_settings(None, yaw={"enabled": False})) is None
-    est = YawEstimator.from_settings(load_settings(None, models_dir=tmp_path))
+    assert YawEstimator.from_config(load_settings(None, yaw={"enabled": False}).yaw) is None
+    est = YawEstimator.from_config(load_settings(None).yaw, tmp_path)
     assert est is not None and isinstance(est.detector, BlazeFaceDetector)  # vendored
     with pytest.raises(ModelError, match="dwell models install yunet"):
-        YawEstimator.from_settings(load_settings(None, models_dir=tmp_path, yaw={"model": "yunet"}))
+        YawEstimator.from_config(load_settings(None, yaw={"model": "yunet"}).yaw, tmp_path)
 
 
 def test_vendored_blazeface_is_found_and_verified() -> None:
@@ -200,6 +200,22 @@ def test_mirrored_faces_flip_the_yaw_sign_on_real_footage() -> None:
     assert np.isnan(a).mean() > 0.2, "backs and side views must give NaN, not a yaw"
 
 
+@pytest.mark.perception
+@pytest.mark.parametrize("input_px", [96, 160])
+def test_yunet_on_onnxruntime_gives_cv2s_faces_and_yaws_on_real_footage(input_px: int) -> None:
+    path = model_file("face_detection_yunet_2026may.onnx")
+    ests = {rt: YawEstimator(YuNetDetector(path, input_px, 0.6, rt), min_face_px=10,
+                             min_score=0.6, gain=GAINS["yunet"])
+            for rt in ("opencv", "onnxruntime")}
+    trusted = 0
+    for frame, boxes in tud_people():
+        a, b = (ests[rt].estimate(frame, boxes) for rt in ("opencv", "onnxruntime"))
+        assert np.array_equal(np.isnan(a), np.isnan(b))  # the same faces are trusted
+        assert np.allclose(a[~np.isnan(a)], b[~np.isnan(b)], atol=0.01)
+        trusted += int((~np.isnan(a)).sum())
+    assert trusted >= 20
+
+
 class ScriptedNet:
     """Stands in for cv2.dnn: returns BlazeFace-shaped outputs with one confident anchor."""
 
@@ -240,3 +256,15 @@ def test_bad_inputs_are_named_and_degenerate_boxes_give_nan() -> None:
     boxes = np.array([[10, 10, 10, 10], [np.nan, 0, 50, 100], [30, 80, 20, 40]], np.float32)
     assert np.isnan(est.estimate(np.zeros((480, 640, 3), np.uint8), boxes)).all()
     assert det.patches == []
+
+
+def test_regions_too_small_for_a_trusted_face_are_not_searched() -> None:
+    """min_face_px 12: regions under 12 / 0.4 = 30 px never gave a trusted face on TUD
+    (bench/yaw_region_size.py), so the face detector does not run on them."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    # person heights 60 and 100 px: head regions 0.3 h = 18 and 30 px
+    boxes = np.array([[100, 100, 120, 160], [300, 100, 330, 200]], np.float32)
+    assert head_rois(boxes)[:, 2].tolist() == pytest.approx([18, 30])
+    det = FakeFaces([face(40)])
+    estimator(det, min_face_px=12).estimate(image, boxes)
+    assert len(det.patches) == 1  # only the 30 px region

@@ -9,9 +9,11 @@ one ``VisitorState`` per tracker id and emits typed events (edge/vocabulary/even
 - ``lingering``: the feet stayed within ``linger_radius`` box heights of one spot for
   ``policy.linger_s`` (relative to box height, so it works near and far from the camera);
 - ``looking_around``: ``policy.look_around_turns`` head sweeps of at least
-  ``look_around_min_deg`` within ``policy.look_around_window_s`` while not walking (feet slower
-  than ``walk_speed`` box heights per second); yaw is the median of the last three trusted
-  readings (one misread face is not a turn); unknown yaw (NaN) is skipped, not a turn;
+  ``look_around_min_deg`` within ``policy.look_around_window_s``, each made while not walking
+  (feet slower than ``walk_speed`` box heights per second): head turns on the way are
+  navigation, not searching, so walking forgets the sweeps and the head's extremes so far and
+  perception need not read yaw for walkers (``walking_boxes``); yaw is the median of the last
+  three trusted readings (one misread face is not a turn); unknown yaw (NaN) is skipped;
 - ``at_help_point``: in a help_point zone for ``help_point_s`` (crossing it does not count);
 - staff: a visit that starts in a staff zone is staff for the whole visit; a visitor with staff
   within ``staff_near`` box heights for ``attended_s`` is attended (``attended`` /
@@ -47,7 +49,7 @@ from edge.vocabulary.events import (
     VisitEnded,
     VisitStarted,
 )
-from edge.vocabulary.types import Tracks
+from edge.vocabulary.types import FloatArray, Tracks
 
 # Staff must be away this long before "attended" ends: a colleague stepping back to reach a
 # shelf has not left the visitor.
@@ -108,11 +110,19 @@ class VisitorState:
         return max(0.0, t - self.first_t)
 
 
+def _forget_turns(v: VisitorState) -> None:
+    v.yaw_lo = v.yaw_hi = v.yaw_ext = math.nan
+    v.yaw_dir = 0
+    v.yaw_recent.clear()
+    v.sweeps.clear()
+
+
 class Behaviour:
     """Visits and what each visitor is doing, from tracks; see the module docstring."""
 
     def __init__(self, cfg: BehaviourConfig, zones: ZoneMap, cues: Cues) -> None:
         self.visitors: dict[int, VisitorState] = {}
+        self.walking_boxes: FloatArray = np.zeros((0, 4), np.float32)  # as of the last update
         self._links: dict[tuple[int, int], float | None] = {}  # (a<b) -> apart since
         self._maybe: dict[tuple[int, int], float] = {}  # arrived together (a<b) -> since
         self.reload(cfg, zones, cues)
@@ -135,8 +145,11 @@ class Behaviour:
         for vid in [v for v in self.visitors if v not in present]:
             self._end(self.visitors.pop(vid), events)
         idx = np.flatnonzero(tracks.matched)
+        walking: list[int] = []
         if len(idx):
-            self._observe_all(tracks, idx, t, events, first_seen)
+            walking = self._observe_all(tracks, idx, t, events, first_seen)
+        self.walking_boxes = tracks.xyxy[idx[walking]] if walking else np.zeros((0, 4),
+                                                                                np.float32)
         if self._maybe:
             self._confirm_parties(t, events)
         if self._links:
@@ -154,7 +167,8 @@ class Behaviour:
         return events
 
     def _observe_all(self, tracks: Tracks, idx: np.ndarray, t: float,
-                     events: list[Event], first_seen: FirstSeen | None) -> None:
+                     events: list[Event], first_seen: FirstSeen | None) -> list[int]:
+        """Update every seen visitor; the positions in ``idx`` of those walking."""
         xyxy = tracks.xyxy[idx]
         feet = feet_of(xyxy)
         heights = (xyxy[:, 3] - xyxy[:, 1]).tolist()
@@ -165,6 +179,7 @@ class Behaviour:
         ids = tracks.ids[idx].tolist()
         yaws = tracks.yaw[idx].tolist()
         fxs, fys = feet[:, 0].tolist(), feet[:, 1].tolist()
+        walking = []
         for j, vid in enumerate(ids):
             h = max(float(heights[j]), 1.0)
             v = self.visitors.get(vid)
@@ -188,12 +203,16 @@ class Behaviour:
                 trail.popleft()
             self._linger(v, t, events)
             yaw = yaws[j]
-            if yaw == yaw:  # NaN means no trusted face: not a turn, not a reset
+            if self._walking(v):
+                walking.append(j)
+                _forget_turns(v)  # sweeps made while walking never count
+            elif yaw == yaw:  # NaN means no trusted face: not a turn, not a reset
                 recent = v.yaw_recent
                 recent.append(yaw)
                 if len(recent) == 3:  # median of 3: one misread face is not a head turn
                     self._turn(v, t, sorted(recent)[1], events)
             self._help_point(v, t, bool(helps[j]) if helps is not None else False, events)
+        return walking
 
     def _end(self, v: VisitorState, events: list[Event]) -> None:
         for other in v.party:
@@ -238,7 +257,7 @@ class Behaviour:
         sweeps.append(t)
         while sweeps and sweeps[0] < t - self.turn_window_s:
             sweeps.popleft()
-        if len(sweeps) >= self.turns and v.started and not self._walking(v):
+        if len(sweeps) >= self.turns and v.started:
             sweeps.clear()
             events.append(LookingAround(t, v.id, dwell_s=v.dwell(t), zone=v.zone))
 

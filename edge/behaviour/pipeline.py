@@ -29,7 +29,7 @@ from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Entered, Event, Exited
 from edge.vocabulary.interfaces import Tracker
 from edge.vocabulary.tally import Tally
-from edge.vocabulary.types import Detections
+from edge.vocabulary.types import Detections, FloatArray
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,12 @@ class Pipeline:
     def visitors_now(self) -> int:
         """Visitors (not staff) whose visit has started and who are still tracked."""
         return sum(1 for v in self.behaviour.visitors.values() if v.started and not v.staff)
+
+    @property
+    def walking_boxes(self) -> FloatArray:
+        """Boxes of the people walking as of the last step: their head sweeps cannot count,
+        so perception need not read their yaw."""
+        return self.behaviour.walking_boxes
 
     @property
     def hours_applied(self) -> bool:

@@ -65,4 +65,22 @@ def install_model(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise CommandError(str(exc), command=INSTALL) from None
     print(f"installed {args.name}: {path} (sha256 ok)")
+    if args.name == "yolox-nano":
+        _convert_for_ncnn(path)
     return EXIT_OK
+
+
+def _convert_for_ncnn(path: Path) -> None:
+    """The ncnn runtime's model, when pnnx and ncnn are installed (optional: a note if not)."""
+    from edge.perception.ncnn_model import SIZES, NcnnUnavailable, convert, pnnx_command
+
+    if pnnx_command() is None:
+        print("ncnn runtime: not converted (pip install ncnn pnnx, then install again)")
+        return
+    for size in SIZES:
+        try:
+            param, _ = convert(path, size)
+        except NcnnUnavailable as exc:
+            print(f"ncnn runtime @{size}: not converted: {exc}")
+        else:
+            print(f"ncnn runtime @{size}: {param} (output verified against the ONNX model)")

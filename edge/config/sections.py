@@ -84,10 +84,20 @@ class DetectorConfig(Section):
         description="Overlap above which two boxes are one person. Higher keeps people in a "
         "tight group apart but may double-count one person.",
     )
-    threads: int = Field(
-        1, ge=1, le=8,
-        description="CPU threads for inference. More is faster per frame but starves the other "
-        "stages and anything else on the Pi.",
+    runtime: Literal["auto", "onnxruntime", "opencv", "ncnn"] = Field(
+        "auto",
+        description="Inference runtime for yolox-nano (SSDLite always runs on opencv). auto "
+        "measures the installed runtimes on this device once (cached in state_dir) and takes "
+        "the fastest whose output equals cv2.dnn's; onnxruntime measured ~2x faster than "
+        "opencv (cv2.dnn) here with the same boxes; ncnn (optional: pip install ncnn pnnx, "
+        "then `dwell models install yolox-nano`) is the fastest published on Pi CPUs "
+        "(docs/perception.md).",
+    )
+    threads: int | None = Field(
+        None, ge=1, le=64,
+        description="CPU threads for inference; unset: all cores. More is faster per frame "
+        "but leaves less for anything else on the device (dwell is meant to be the Pi's only "
+        "job).",
     )
 
 
@@ -133,7 +143,8 @@ class YawConfig(Section):
     min_face_px: int = Field(
         12, ge=8, le=400,
         description="Smallest face (pixels wide) whose yaw is trusted (docs/yaw.md measures "
-        "it). Lower reads yaw from further away but noisier; smaller faces give null yaw.",
+        "it). Lower reads yaw from further away but noisier; smaller faces give null yaw. Head "
+        "regions narrower than 2.5x this are not searched (a face fills ~40% of its region).",
     )
     model: Literal["auto", "yunet", "blazeface"] = Field(
         "auto",

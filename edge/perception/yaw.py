@@ -31,7 +31,6 @@ from edge.vocabulary.types import FloatArray
 
 if TYPE_CHECKING:
     from edge.config.sections import YawConfig
-    from edge.config.settings import Settings
 
 Image = npt.NDArray[np.uint8]
 
@@ -44,6 +43,11 @@ ROI_ABOVE = 0.08  # fraction of the square placed above the box top
 # A "face" wider than this fraction of the head square is a whole head or hood read as a face
 # (BlazeFace does this on small, blurred heads, with confident but wrong keypoints).
 MAX_FACE_OF_ROI = 0.65
+# A region narrower than min_face_px / FACE_OF_ROI is not searched: measured on both TUD clips
+# (bench/yaw_region_size.py, YuNet, 1357 regions) no region under 30.3 px gave a trusted face
+# of >= 12 px (the default min_face_px), and in regions under 30 px faces were at most 0.47 of
+# the side (median 0.25). 12 / 0.40 = 30 px: the face detector runs only where it can count.
+FACE_OF_ROI = 0.40
 
 
 @dataclass(frozen=True)
@@ -112,20 +116,21 @@ class YawEstimator:
                  gain: float) -> None:
         self.detector = detector
         self.min_face_px = min_face_px
+        self.min_region_px = min_face_px / FACE_OF_ROI
         self.min_score = min_score
         self.gain = gain
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> YawEstimator | None:
+    def from_config(cls, cfg: YawConfig, models_dir: Path | None = None,
+                    runtime: str = "opencv") -> YawEstimator | None:
         """None when yaw is disabled; ModelError (edge.perception.models) when the chosen model
-        is absent."""
-        cfg = settings.yaw
+        is absent. ``runtime`` runs YuNet ("opencv" or "onnxruntime")."""
         if not cfg.enabled:
             return None
-        name, path = _choose_model(cfg, settings.models_dir)
+        name, path = _choose_model(cfg, models_dir)
         detector: FaceDetector
         if name == "yunet":
-            detector = YuNetDetector(path, cfg.input_px, cfg.min_score)
+            detector = YuNetDetector(path, cfg.input_px, cfg.min_score, runtime)
         else:
             detector = BlazeFaceDetector(path, cfg.min_score)
         return cls(detector, min_face_px=cfg.min_face_px, min_score=cfg.min_score,
@@ -141,8 +146,8 @@ class YawEstimator:
         rois = head_rois(boxes)
         out = np.full(len(rois), np.nan, np.float32)
         for i, (x0, y0, side) in enumerate(rois):
-            # The face cannot be bigger than its region; NaN or empty boxes have no region.
-            if not (side >= self.min_face_px and math.isfinite(x0) and math.isfinite(y0)):
+            # A trusted face needs a region ~2.5x its width; NaN or empty boxes have no region.
+            if not (side >= self.min_region_px and math.isfinite(x0) and math.isfinite(y0)):
                 continue
             face = self._face_in(image, float(x0), float(y0), float(side))
             if face is not None:
@@ -195,15 +200,24 @@ def _choose_model(cfg: YawConfig, models_dir: Path | None) -> tuple[str, Path]:
 
 
 class YuNetDetector:
-    """OpenCV Zoo's YuNet (cv2.FaceDetectorYN): box, 5 landmarks, score; any input size."""
+    """OpenCV Zoo's YuNet: box, 5 landmarks, score; any input size. ``runtime`` "opencv":
+    cv2.FaceDetectorYN; "onnxruntime": edge.perception.yunet (the same faces, faster)."""
 
-    def __init__(self, path: Path, input_px: int, min_score: float) -> None:
+    def __init__(self, path: Path, input_px: int, min_score: float,
+                 runtime: str = "opencv") -> None:
         self.input_size = input_px
-        self._net = cv2.FaceDetectorYN.create(str(path), "", (input_px, input_px),
-                                              min_score, 0.3, 50)
+        self.runtime = runtime
+        if runtime == "onnxruntime":
+            from edge.perception.yunet import OrtYuNet
+
+            self._ort: OrtYuNet | None = OrtYuNet(path, input_px, min_score)
+        else:
+            self._ort = None
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (input_px, input_px),
+                                                  min_score, 0.3, 50)
 
     def detect(self, patch: Image) -> list[Face]:
-        _, rows = self._net.detect(patch)
+        rows = self._ort.detect(patch) if self._ort is not None else self._net.detect(patch)[1]
         if rows is None:
             return []
         faces = []

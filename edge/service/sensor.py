@@ -76,9 +76,13 @@ class Sensor:
 
     def _perception_for(self, size: tuple[int, int]) -> Perception:
         if self.perception is None or self._perceived != size:
-            from edge.perception.perceiver import Perception  # only for inputs with pictures
+            # only for inputs with pictures
+            from edge.perception.perceiver import Perception, load_yaw
 
-            self.perception = Perception(self.settings, size, detector=self.load_detector())
+            s = self.settings
+            self.perception = Perception(s.motion, size, detector=self.load_detector(),
+                                         yaw=load_yaw(s.yaw, s.models_dir,
+                                                      s.detector.runtime))
             self._perceived = size
         return self.perception
 
@@ -87,7 +91,8 @@ class Sensor:
         if self.detector is None:
             from edge.perception.detector import load_detector
 
-            self.detector = load_detector(self.settings)
+            s = self.settings
+            self.detector = load_detector(s.detector, s.models_dir, s.state_dir)
         return self.detector
 
     # -- the processing thread --------------------------------------------------------------
@@ -108,7 +113,8 @@ class Sensor:
     def look(self, frame: Frame) -> Detections | None:
         """Perception on one frame (None: the detector did not look at it)."""
         size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
-        detections = self._perception_for(size).observe(frame, self.tracking)
+        walking = self.pipeline.walking_boxes if self.pipeline is not None else None
+        detections = self._perception_for(size).observe(frame, self.tracking, walking)
         self.start(size)
         return detections
 
