@@ -14,6 +14,7 @@ decided.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Iterator
@@ -164,14 +165,25 @@ def _explain_people(people: list[Any], path: Path, lineno: int) -> None:
     raise InputError("people must be objects with box, score and yaw", path, lineno)
 
 
+def open_text(path: Path) -> IO[str]:
+    """A trace file for reading; ``.gz`` (the rolling trace in state_dir) is decompressed."""
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open("r", encoding="utf-8")
+
+
 def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Detections]]]:
     """The header (checked now) and the frames (parsed lazily; InputError names the line)."""
     path = Path(path)
     try:
-        stream = path.open("r", encoding="utf-8")
+        stream = open_text(path)
     except OSError as exc:
         raise InputError(f"cannot open trace: {exc.strerror}", path) from None
-    first = stream.readline()
+    try:
+        first = stream.readline()
+    except (OSError, EOFError) as exc:  # a .gz that is not gzip, or cut short
+        stream.close()
+        raise InputError(f"cannot read trace: {exc}", path, 1) from None
     if not first.strip():
         stream.close()
         raise InputError("empty file, expected a dwell-trace header", path, 1)
