@@ -96,17 +96,21 @@ class Floor:
         if now - self._viewed > IDLE_S or now - self._built < MIN_PERIOD_S:
             return
         self._built = now
-        w, h = pipeline.frame_size or (1, 1)
+        fw, fh = pipeline.frame_size or (1, 1)
+
+        def norm(x: float, y: float) -> tuple[float, float]:  # feet off the picture: its edge
+            return round(min(1.0, max(0.0, x / fw)), 4), round(min(1.0, max(0.0, y / fh)), 4)
+
         people = []
         visitors = pipeline.behaviour.visitors
         for vid, v in visitors.items():
             tail = self._tails.setdefault(vid, deque())
+            x, y = norm(v.fx, v.fy)
             if not tail or tail[-1][0] < v.last_t:
-                tail.append((v.last_t, v.fx / w, v.fy / h))
+                tail.append((v.last_t, x, y))
             while tail and tail[0][0] < t - TAIL_S:
                 tail.popleft()
-            people.append({"id": vid, "x": round(v.fx / w, 4), "y": round(v.fy / h, 4),
-                           "tail": [[round(x, 4), round(y, 4)] for _, x, y in tail],
+            people.append({"id": vid, "x": x, "y": y, "tail": [[px, py] for _, px, py in tail],
                            "state": state_of(v, self._looking.get(vid, 0.0), t),
                            "dwell_s": round(v.dwell(t), 1), "started": v.started,
                            "zone": v.zone})
