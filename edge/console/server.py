@@ -31,6 +31,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+                               "style-src 'self' 'unsafe-inline'; "
                                "frame-ancestors 'none'",
 }
 

@@ -4,7 +4,7 @@ let csrf = "";
 const $ = (id) => document.getElementById(id);
 const COLORS = { walking: "#4a90d9", lingering: "#f5a623", looking_around: "#9b59b6",
   at_help_point: "#d0021b", staff: "#417505", attended: "#7ed321", party: "#50e3c2" };
-const ZONE_COLORS = { help_point: "#d0021b", staff: "#417505", ignore: "#999", entrance: "#4a90d9" };
+const ZONE_COLORS = { help_point: "#d0021b", staff: "#417505", ignore: "#999999", entrance: "#4a90d9" };
 
 async function api(path, body) {
   const opts = { credentials: "same-origin", headers: {} };
