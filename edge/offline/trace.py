@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import numpy as np
 
 from edge.vocabulary.errors import InputError
 from edge.vocabulary.types import Detections
+
+log = logging.getLogger("dwell.trace")
 
 FORMAT, VERSION = "dwell-trace", 1
 
@@ -196,9 +199,19 @@ def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Det
     def frames() -> Iterator[tuple[float, Detections]]:
         last_t = 0.0
         with stream:
-            for lineno, line in enumerate(stream, start=2):
-                if not line.strip():
-                    continue
+            lineno = 1
+            while True:
+                try:
+                    line = stream.readline()
+                except EOFError:  # a .gz cut short (power cut): replay what is complete
+                    log.warning("%s: cut short after line %d; replaying up to there", path,
+                                lineno)
+                    return
+                if not line:
+                    return
+                lineno += 1
+                if not line.strip() or (not line.endswith("\n") and path.name.endswith(".gz")):
+                    continue  # blank, or the half-written last line of a cut-short file
                 t, dets = _frame(line, path, lineno, last_t)
                 last_t = t
                 yield t, dets

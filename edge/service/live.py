@@ -38,6 +38,7 @@ from edge.vocabulary.types import Frame
 
 if TYPE_CHECKING:
     from edge.console.server import ConsoleServer
+    from edge.offline.rolling import RollingTrace
 
 log = logging.getLogger("dwell.service")
 
@@ -78,6 +79,7 @@ class Service:
         self.source: FrameSource | None = None
         self.sensor = Sensor(settings, detector=detector)
         self.sensor.load_detector()  # before READY=1, so a missing model fails at start
+        self.rolling = self._rolling_trace(settings)
         self.link = MqttLink(settings, self.sensor.on_ack, publisher_factory)
         self.sensor.sinks += [log_event, self.link.on_event]  # said (logged), then sent
         self._processed = 0
@@ -95,6 +97,17 @@ class Service:
             self.link.publisher.close()
             self.lock.release()
             raise
+
+    def _rolling_trace(self, settings: Settings) -> RollingTrace | None:
+        """[record] keep_days: every frame the detector saw, anonymous, in state_dir/trace."""
+        if not settings.record.keep_days:
+            return None
+        from edge.offline.rolling import RollingTrace
+
+        rolling = RollingTrace(settings.state_dir, settings.record.keep_days,
+                               lambda: self.sensor.frame_size, settings.source.fps or 10.0)
+        self.sensor.looked.append(rolling.write)
+        return rolling
 
     def _attach_console(self) -> ConsoleServer:
         """[console] listen is set: the owner's console watches this sensor; its saves reload
@@ -191,6 +204,8 @@ class Service:
                 self._tick(source)
             self.sensor.drain_acks()
             self.sensor.finish()
+            if self.rolling is not None:
+                self.rolling.close()
             log.info("processing ended after %.1f s of input; %d frames processed, %d dropped "
                      "(live frames it had no time for)", self.sensor.last_t,
                      self._processed, source.stats.dropped)
