@@ -4,8 +4,10 @@
 Events are bucketed by the local hour they happened in (the trace's ``start`` + ``t``; a
 trace without a start is bucketed by hours since its beginning, "+0h", "+1h", ...). The
 totals are the pipeline's own Tally, and the hourly rows add up to them (a test checks it).
-Response times pair each ping with the ack of its id; a trace records no acks, so on a
-trace every ping counts as unanswered.
+Response times: ping -> ack pairs each ping with the ack of its id (a trace records no acks,
+so on a trace every ping counts as unanswered); ping -> staff is the time from a ping to the
+first moment after it that staff were with that visitor (or a member of their party), which a
+trace does show.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 from edge.config.settings import Settings
 from edge.offline.replay import replay
 from edge.offline.trace import read_trace
-from edge.vocabulary.events import Acknowledged, Event, Lingering, Ping
+from edge.vocabulary.events import Acknowledged, Attended, Event, Lingering, Ping
 from edge.vocabulary.tally import Tally
 
 DWELL_BINS_S = (0, 30, 60, 120, 300, 600, 1200)  # lower edges of the dwell distribution
@@ -53,6 +55,7 @@ class Collected:
     hours: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     pings: list[tuple[str, Ping]] = field(default_factory=list)
     acks: dict[str, float] = field(default_factory=dict)
+    attended: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     lingered: set[int] = field(default_factory=set)
     pinged: set[int] = field(default_factory=set)
 
@@ -72,6 +75,14 @@ class Collected:
             self.acks.setdefault(ev.ping_id, ev.t)
         elif isinstance(ev, Lingering):
             self.lingered.add(ev.visitor)
+        elif isinstance(ev, Attended):
+            self.attended[ev.visitor].append(ev.t)
+
+    def staff_after(self, ping: Ping) -> float | None:
+        """Seconds from ``ping`` until staff were first with its visitor or party after it."""
+        times = [t for vid in (ping.visitor, *ping.party) for t in self.attended.get(vid, [])
+                 if t >= ping.t]
+        return min(times) - ping.t if times else None
 
 
 def collect(path: Path, settings: Settings) -> tuple[Collected, Tally, float]:
@@ -83,7 +94,12 @@ def collect(path: Path, settings: Settings) -> tuple[Collected, Tally, float]:
     return collected, summary.counts, time.perf_counter() - began
 
 
-def _row(hour: str, tally: Tally, response: list[float], unanswered: int) -> dict[str, Any]:
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _row(hour: str, tally: Tally, response: list[float], unanswered: int,
+         staff: list[float]) -> dict[str, Any]:
     dwells = list(tally.dwells)
     return {
         "hour": hour, "visits": tally.visits, "entered": tally.entered, "exited": tally.exited,
@@ -92,8 +108,8 @@ def _row(hour: str, tally: Tally, response: list[float], unanswered: int) -> dic
         "pings": tally.pings_sent, "pings_by_reason": dict(sorted(tally.pings.items())),
         "held": tally.held.total(), "held_by_rule": dict(sorted(tally.held.items())),
         "acks": tally.acks,
-        "response_median_s": round(statistics.median(response), 1) if response else None,
-        "unanswered": unanswered,
+        "response_median_s": _median(response), "unanswered": unanswered,
+        "staff_response_median_s": _median(staff), "staff_came": len(staff),
     }
 
 
@@ -102,22 +118,27 @@ def report(path: Path, settings: Settings) -> dict[str, Any]:
     ack response times, pings never answered."""
     collected, total, seconds = collect(path, settings)
     response: dict[str, list[float]] = defaultdict(list)
+    staff: dict[str, list[float]] = defaultdict(list)
     unanswered: dict[str, int] = defaultdict(int)
     for hour, ping in collected.pings:
         if ping.id in collected.acks:
             response[hour].append(collected.acks[ping.id] - ping.t)
         else:
             unanswered[hour] += 1
-    rows = [_row(h, collected.hours[h], response[h], unanswered[h])
+        came = collected.staff_after(ping)
+        if came is not None:
+            staff[hour].append(came)
+    rows = [_row(h, collected.hours[h], response[h], unanswered[h], staff[h])
             for h in sorted(collected.hours)]
-    every = [r for rs in response.values() for r in rs]
+    total_row = _row("total", total, [r for rs in response.values() for r in rs],
+                     sum(unanswered.values()), [r for rs in staff.values() for r in rs])
     return {"trace": path.name, "start": collected.start.isoformat() if collected.start else None,
-            "hours": rows, "total": _row("total", total, every, sum(unanswered.values())),
-            "seconds": round(seconds, 3)}
+            "hours": rows, "total": total_row, "seconds": round(seconds, 3)}
 
 
 CSV_COLUMNS = ("hour", "visits", "entered", "exited", "dwell_median_s", "dwell_p90_s", "pings",
-               "held", "acks", "response_median_s", "unanswered")
+               "held", "acks", "response_median_s", "unanswered", "staff_came",
+               "staff_response_median_s")
 
 
 def report_csv(data: dict[str, Any]) -> str:

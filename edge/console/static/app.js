@@ -104,7 +104,7 @@ async function loadTraces() {
 
 // ---- report -----------------------------------------------------------------------------
 const REPORT_COLUMNS = ["hour", "visits", "entered", "exited", "dwell_median_s", "dwell_p90_s",
-  "pings", "held", "acks", "response_median_s", "unanswered"];
+  "pings", "held", "acks", "response_median_s", "unanswered", "staff_came", "staff_response_median_s"];
 
 function byKey(obj) {
   return Object.entries(obj).map(([k, v]) => `${k} ${v}`).join(", ");
