@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from edge.console.ledger import Ledger, merged
 from edge.console.report import Collected, dwell_bins, report_csv
 from edge.vocabulary.events import Acknowledged, Attended, Ping, VisitEnded, VisitStarted
 
@@ -44,4 +46,34 @@ def test_dwell_bins_and_csv() -> None:
     text = report_csv({"hours": [dict(row, hour="09:00")], "total": row})
     lines = text.strip().splitlines()
     assert lines[0].endswith("pings_linger,held_cooldown")
-    assert lines[-1].startswith("total,2,0,0,10.0,,1,1,0,,1,0,,1,1")
+    assert lines[-1] == "total,2,0,0,10.0,,1,1,0,,1,0,,,,,1,1"
+
+
+def test_the_ledger_adds_live_ping_to_ack_times_to_the_report_of_that_day(
+        tmp_path: Path) -> None:
+    # yesterday 09:00 (the ledger deletes rows older than 90 days when it opens)
+    yesterday = datetime.now().astimezone() - timedelta(days=1)
+    day = yesterday.replace(hour=9, minute=0, second=0, microsecond=0)
+    d = day.strftime("%Y-%m-%d")
+    clock = {"now": day.timestamp()}
+    ledger = Ledger(tmp_path / "responses.db", now=lambda: clock["now"])
+    for offset, ev in ((60, Ping(1.0, 3, id="a")), (72, Acknowledged(2.0, 3, ping_id="a")),
+                       (80, Acknowledged(3.0, 3, ping_id="a")),  # a second ack: not counted
+                       (3700, Ping(4.0, 5, id="b")), (3730, Ping(5.0, 6, id="c")),
+                       (3740, Acknowledged(6.0, 6, ping_id="c"))):
+        clock["now"] = day.timestamp() + offset
+        ledger.on_event(ev)
+    ledger.close()
+    reopened = Ledger.existing(tmp_path)
+    assert reopened is not None
+    report = {"start": day.isoformat(), "hours": [
+        {"hour": f"{d} 09:00"}, {"hour": f"{d} 10:00"}, {"hour": f"{d} 11:00"}],
+        "total": {"hour": "total"}}
+    out = merged(report, reopened)
+    nine, ten, eleven = out["hours"]
+    assert (nine["live_pings"], nine["live_acked"], nine["live_response_median_s"]) == (1, 1, 12.0)
+    assert (ten["live_pings"], ten["live_acked"], ten["live_response_median_s"]) == (2, 1, 10.0)
+    assert eleven["live_pings"] == 0 and eleven["live_response_median_s"] is None
+    assert out["total"]["live_pings"] == 3 and out["total"]["live_response_median_s"] == 11.0
+    assert merged(report, None) is report
+    assert Ledger.existing(tmp_path / "nowhere") is None

@@ -22,6 +22,7 @@ from edge.config.sections import BehaviourConfig, PolicyConfig
 from edge.config.settings import Settings, masked_dict
 from edge.console.configfile import EDITABLE, SaveError, fields_of, save
 from edge.console.floor import Floor
+from edge.console.ledger import Ledger, merged
 from edge.console.report import outcome, report, report_csv
 from edge.console.shelf import Shelf
 from edge.vocabulary.errors import InputError
@@ -103,8 +104,8 @@ class Console:
 
     def __init__(self, settings: Settings, *, floor: Floor, shelf: Shelf,
                  config_path: Path | None, reload: Reload, mode: str,
-                 snapshot: Snapshot | None = None) -> None:
-        self.settings, self.floor, self.shelf = settings, floor, shelf
+                 snapshot: Snapshot | None = None, ledger: Ledger | None = None) -> None:
+        self.settings, self.floor, self.shelf, self.ledger = settings, floor, shelf, ledger
         self.config_path, self._reload, self.mode = config_path, reload, mode
         self._snapshot = snapshot
         # (method, path) -> (handler, login required)
@@ -174,7 +175,8 @@ class Console:
 
     def _report(self, path: Path) -> dict[str, Any]:
         key = json.dumps(masked_dict(self.settings), sort_keys=True)
-        return self.shelf.cached(f"report {key}", path, lambda: report(path, self.settings))
+        replayed = self.shelf.cached(f"report {key}", path, lambda: report(path, self.settings))
+        return merged(replayed, self.ledger)  # live acks are added fresh on every request
 
     def get_report(self, req: Request) -> Reply:
         return Reply.json(self._report(self._trace(req)))

@@ -138,7 +138,7 @@ def report(path: Path, settings: Settings) -> dict[str, Any]:
 
 CSV_COLUMNS = ("hour", "visits", "entered", "exited", "dwell_median_s", "dwell_p90_s", "pings",
                "held", "acks", "response_median_s", "unanswered", "staff_came",
-               "staff_response_median_s")
+               "staff_response_median_s", "live_pings", "live_acked", "live_response_median_s")
 
 
 def report_csv(data: dict[str, Any]) -> str:
@@ -150,7 +150,7 @@ def report_csv(data: dict[str, Any]) -> str:
     writer.writerow([*CSV_COLUMNS, *(f"pings_{k}" for k in reasons),
                      *(f"held_{k}" for k in rules)])
     for row in [*data["hours"], data["total"]]:
-        writer.writerow([*("" if row[c] is None else row[c] for c in CSV_COLUMNS),
+        writer.writerow([*("" if row.get(c) is None else row[c] for c in CSV_COLUMNS),
                          *(row["pings_by_reason"].get(k, 0) for k in reasons),
                          *(row["held_by_rule"].get(k, 0) for k in rules)])
     return out.getvalue()

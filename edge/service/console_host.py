@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from edge.config.settings import Settings
 from edge.console.api import Console, Reload, Snapshot
 from edge.console.floor import Floor, Health
+from edge.console.ledger import FILE, Ledger
 from edge.console.server import ConsoleServer
 from edge.console.shelf import Shelf
 from edge.offline.playback import TracePlayer
@@ -24,10 +25,10 @@ log = logging.getLogger("dwell.console")
 
 def serve(settings: Settings, address: tuple[str, int], *, floor: Floor, shelf: Shelf,
           config_path: Path | None, reload: Reload, mode: str,
-          snapshot: Snapshot | None = None) -> ConsoleServer:
+          snapshot: Snapshot | None = None, ledger: Ledger | None = None) -> ConsoleServer:
     """A started console server (ConsoleError when it cannot start)."""
     console = Console(settings, floor=floor, shelf=shelf, config_path=config_path,
-                      reload=reload, mode=mode, snapshot=snapshot)
+                      reload=reload, mode=mode, snapshot=snapshot, ledger=ledger)
     return ConsoleServer(console, address).start()
 
 
@@ -37,10 +38,13 @@ def attach_live(sensor: Sensor, settings: Settings, *, config_path: Path | None,
     address = settings.console.address
     assert address is not None
     floor = Floor(health)
-    sensor.sinks.append(floor.on_event)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(settings.state_dir / FILE)  # ping -> ack times for the report
+    sensor.sinks += [floor.on_event, ledger.on_event]
     sensor.watchers.append(floor.watch)
     return serve(settings, address, floor=floor, shelf=Shelf(settings.state_dir),
-                 config_path=config_path, reload=reload, mode="live", snapshot=snapshot)
+                 config_path=config_path, reload=reload, mode="live", snapshot=snapshot,
+                 ledger=ledger)
 
 
 class TraceConsole:
@@ -55,7 +59,8 @@ class TraceConsole:
         self.player = TracePlayer(path, settings, sinks=[self.floor.on_event],
                                   watchers=[self.floor.watch], speed=speed)
         self.server = serve(settings, address, floor=self.floor, shelf=self.shelf,
-                            config_path=config_path, reload=self.player.reload, mode="trace")
+                            config_path=config_path, reload=self.player.reload, mode="trace",
+                            ledger=Ledger.existing(settings.state_dir))
         self.player.start()
 
     @property

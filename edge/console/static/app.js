@@ -104,7 +104,8 @@ async function loadTraces() {
 
 // ---- report -----------------------------------------------------------------------------
 const REPORT_COLUMNS = ["hour", "visits", "entered", "exited", "dwell_median_s", "dwell_p90_s",
-  "pings", "held", "acks", "response_median_s", "unanswered", "staff_came", "staff_response_median_s"];
+  "pings", "held", "acks", "response_median_s", "unanswered", "staff_came", "staff_response_median_s", "live_pings", "live_acked",
+  "live_response_median_s"];
 
 function byKey(obj) {
   return Object.entries(obj).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -120,7 +121,7 @@ async function loadReport() {
   const head = el("tr", {}, ...REPORT_COLUMNS.map((c) => el("th", {}, c)),
     el("th", {}, "pings by reason"), el("th", {}, "held by rule"), el("th", {}, "dwell distribution"));
   const rows = [...data.hours, data.total].map((r) => el("tr", { "data-hour": r.hour },
-    ...REPORT_COLUMNS.map((c) => el("td", { "data-col": c }, r[c] === null ? "–" : String(r[c]))),
+    ...REPORT_COLUMNS.map((c) => el("td", { "data-col": c }, r[c] == null ? "–" : String(r[c]))),
     el("td", { "data-col": "pings_by_reason" }, byKey(r.pings_by_reason)),
     el("td", { "data-col": "held_by_rule" }, byKey(r.held_by_rule)),
     el("td", {}, byKey(r.dwell_bins))));
