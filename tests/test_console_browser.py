@@ -36,7 +36,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TraceConsole]:
-    host = start_console(tmp_path_factory.mktemp("console"))
+    # 4x real time: the help point test waits for the next round of the 75 s trace
+    host = start_console(tmp_path_factory.mktemp("console"), speed=4.0)
     yield host
     host.close()
 
@@ -110,7 +111,7 @@ def test_the_reports_numbers_equal_dwell_replay(page: Any, console: TraceConsole
     page.screenshot(path=str(DOCS / "console-thresholds.png"))
 
 
-def test_a_help_point_drawn_with_the_mouse_is_saved_and_reloaded(
+def test_a_help_point_drawn_with_the_mouse_is_saved_reloaded_and_pings(
         page: Any, console: TraceConsole) -> None:
     page.click("nav button[data-tab=zones]")
     page.wait_for_function("window.dwellZones.heat !== null", timeout=15000)
@@ -138,3 +139,8 @@ def test_a_help_point_drawn_with_the_mouse_is_saved_and_reloaded(
         time.sleep(0.05)
     assert any(z.name == "new desk" for z in console.player.settings.zones)
     page.screenshot(path=str(DOCS / "console-zones.png"))
+    # a visitor of the trace stands there ~3 s from t = 14.5 s: the reloaded sensor pings
+    page.click("nav button[data-tab=live]")
+    page.wait_for_function("[...document.querySelectorAll('#feed li.ping')].some("
+                           "li => li.textContent.includes('help_point at new desk'))",
+                           timeout=40000)

@@ -75,7 +75,7 @@ function drawFloor(state) {
   $("health").replaceChildren(...Object.entries(state.health).flatMap(([k, v]) =>
     [el("dt", {}, k), el("dd", {}, String(v))]));
   for (const e of state.feed) {
-    const text = e.kind === "ping" ? `${e.t}s PING visitor ${e.visitor}: ${e.reason} after ${e.dwell_s}s`
+    const text = e.kind === "ping" ? `${e.t}s PING visitor ${e.visitor}: ${e.reason}${e.zone ? " at " + e.zone : ""} after ${e.dwell_s}s`
       : e.kind === "held" ? `${e.t}s held ${e.candidate} for visitor ${e.visitor}: ${e.rule} (${e.detail})`
       : `${e.t}s ack ${e.ping_id} (${e.action})`;
     $("feed").prepend(el("li", { class: e.kind }, text));
