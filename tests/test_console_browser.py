@@ -115,20 +115,32 @@ def test_a_help_point_drawn_with_the_mouse_is_saved_reloaded_and_pings(
         page: Any, console: TraceConsole) -> None:
     page.click("nav button[data-tab=zones]")
     page.wait_for_function("window.dwellZones.heat !== null", timeout=15000)
-    page.fill("#zone-name", "new desk")
-    page.select_option("#zone-kind", "help_point")
-    page.click("#zone-draw")
-    box = page.locator("#zones-canvas").bounding_box()
-    corners = [(0.4, 0.5), (0.6, 0.5), (0.6, 0.7), (0.4, 0.7)]
-    for fx, fy in corners[:-1]:
-        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-    last = corners[-1]
-    page.mouse.dblclick(box["x"] + last[0] * box["width"], box["y"] + last[1] * box["height"])
+    config = console.server.console.config_path
+    assert config is not None
+    before = config.read_text()
+
+    def draw(name: str, corners: list[tuple[float, float]]) -> None:
+        page.fill("#zone-name", name)
+        page.select_option("#zone-kind", "help_point")
+        page.click("#zone-draw")
+        box = page.locator("#zones-canvas").bounding_box()  # after any layout change
+        for fx, fy in corners[:-1]:
+            page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        fx, fy = corners[-1]
+        page.mouse.dblclick(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+    # a bow tie is refused, the reason shown next to it, and the file left alone
+    draw("bow tie", [(0.1, 0.4), (0.3, 0.6), (0.3, 0.4), (0.1, 0.6)])
+    page.click("#zones-save")
+    page.wait_for_function("document.getElementById('zones-status').textContent.length > 0")
+    assert "self-intersecting" in (page.text_content("[id='err-zones.3']") or "")
+    assert config.read_text() == before
+    page.click("button[data-delete='3']")
+    draw("new desk", [(0.4, 0.5), (0.6, 0.5), (0.6, 0.7), (0.4, 0.7)])
+    page.evaluate("document.getElementById('zones-status').textContent = ''")
     page.click("#zones-save")
     page.wait_for_function("document.getElementById('zones-status').textContent.length > 0")
     assert page.text_content("#zones-status") == "saved, sensor reloaded"
-    config = console.server.console.config_path
-    assert config is not None
     zones = tomllib.loads(config.read_text())["zones"]
     drawn = next(z for z in zones if z["name"] == "new desk")
     assert drawn["kind"] == "help_point" and len(drawn["polygon"]) == 4

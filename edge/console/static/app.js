@@ -225,7 +225,8 @@ $("whatif-run").addEventListener("click", async () => {
 });
 
 // ---- zones ------------------------------------------------------------------------------
-const zoneEdit = { zones: [], heat: null, selected: -1, drawing: null, drag: null, snapshot: null };
+const zoneEdit = { zones: [], heat: null, selected: -1, drawing: null, drag: null, snapshot: null,
+  errors: {} };
 window.dwellZones = zoneEdit;
 
 async function loadZones() {
@@ -251,6 +252,11 @@ function drawZoneEditor() {
     }));
   }
   drawZones(ctx, zoneEdit.zones, w, h, zoneEdit.selected);
+  ctx.fillStyle = "#b00000";
+  Object.entries(zoneEdit.errors).forEach(([i, why]) => {  // the error next to its polygon
+    const z = zoneEdit.zones[i];
+    if (z && z.polygon.length) ctx.fillText(why, z.polygon[0][0] * w + 3, z.polygon[0][1] * h + 26);
+  });
   if (zoneEdit.drawing) {
     ctx.strokeStyle = "#000"; ctx.beginPath();
     zoneEdit.drawing.polygon.forEach(([x, y], i) => (i ? ctx.lineTo(x * w, y * h) : ctx.moveTo(x * w, y * h)));
@@ -316,9 +322,12 @@ $("zones-canvas").addEventListener("dblclick", () => {
 });
 $("zones-save").addEventListener("click", async () => {
   const { status, data } = await api("/api/config", { zones: zoneEdit.zones });
+  // "zones.1.polygon": "..." -> zone 1's error, drawn beside its polygon and listed
+  zoneEdit.errors = Object.fromEntries(Object.entries(data.errors || {})
+    .filter(([k]) => k.startsWith("zones."))
+    .map(([k, v]) => [k.split(".")[1], `${k.split(".").slice(2).join(".")}: ${v}`]));
   drawZoneEditor();
-  showErrors("zones.", Object.fromEntries(Object.entries(data.errors || {}).map(([k, v]) =>
-    [k.split(".").slice(1, 2).join("."), `${k.split(".").slice(2).join(".")}: ${v}`])));
+  showErrors("zones.", zoneEdit.errors);
   $("zones-status").textContent = status === 200 ? "saved, sensor reloaded"
     : "not saved: " + Object.entries(data.errors || { error: data.error }).map(([k, v]) => `${k}: ${v}`).join("; ");
 });
