@@ -7,6 +7,8 @@ import gzip
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from edge.config.settings import load_settings
 from edge.offline.replay import replay
 from edge.offline.rolling import RollingTrace
@@ -69,3 +71,37 @@ def test_a_file_cut_short_replays_up_to_its_last_complete_frame(tmp_path: Path) 
     frames = list(read_trace(cut)[1])
     assert 100 < len(frames) < 11751
     assert replay(cut, load_settings(GOLDEN_CONFIG)).frames == len(frames)
+
+
+def test_dwell_console_without_a_trace_plays_the_newest_rolling_one(tmp_path: Path) -> None:
+    from edge.service.console_host import TraceConsole
+    from tests.console_helpers import Client, console_config
+
+    folder = tmp_path / "state" / "trace"
+    folder.mkdir(parents=True)
+    for name in ("2026-05-01_090000.jsonl.gz", "2026-05-02_090000.jsonl.gz"):
+        (folder / name).write_bytes(gzip.compress(GOLDEN_TRACE.read_bytes()))
+    config = console_config(tmp_path)
+    host = TraceConsole(load_settings(config), ("127.0.0.1", 0), trace=None,
+                        config_path=config)
+    try:
+        assert host.player.path.name == "2026-05-02_090000.jsonl.gz"
+        client = Client(host.url)
+        assert client.login().status == 303
+        names = [t["name"] for t in client.get("/api/traces").json()]
+        assert names == ["2026-05-02_090000.jsonl.gz", "2026-05-01_090000.jsonl.gz"]
+        report = client.get("/api/report?trace=2026-05-01_090000.jsonl.gz").json()
+        assert report["total"]["pings"] == 3
+        assert client.get("/api/report?trace=../../etc/passwd").status == 404
+    finally:
+        host.close()
+
+
+def test_dwell_console_with_no_trace_anywhere_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.cli.main import main
+    from tests.console_helpers import console_config
+
+    rc = main(["console", "--config", str(console_config(tmp_path)), "--listen", "127.0.0.1:0"])
+    assert rc == 2
+    assert "no trace to show" in capsys.readouterr().err
