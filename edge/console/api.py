@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -108,6 +109,7 @@ class Console:
         self.settings, self.floor, self.shelf, self.ledger = settings, floor, shelf, ledger
         self.config_path, self._reload, self.mode = config_path, reload, mode
         self._snapshot = snapshot
+        self._saving = threading.Lock()  # one save at a time: read, merge, check, replace
         # (method, path) -> (handler, login required)
         self.routes: dict[tuple[str, str], tuple[Callable[[Request], Reply], bool]] = {
             ("GET", "/healthz"): (lambda r: Reply.json({"ok": True}), False),
@@ -141,12 +143,13 @@ class Console:
         changes = req.json()
         if not isinstance(changes, dict):
             raise BadRequest("body must be {section: {key: value}} or {zones: [...]}")
-        try:
-            new = save(self.config_path, changes)
-        except SaveError as exc:
-            return Reply.json({"errors": exc.errors}, 400)
-        self.settings = new
-        self._reload(new)
+        with self._saving:
+            try:
+                new = save(self.config_path, changes)
+            except SaveError as exc:
+                return Reply.json({"errors": exc.errors}, 400)
+            self.settings = new
+            self._reload(new)
         log.info("console saved %s (%s); reloaded", self.config_path, ", ".join(changes))
         return Reply.json({"ok": True, "settings": masked_dict(new)})
 
