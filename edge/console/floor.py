@@ -70,6 +70,7 @@ class Floor:
         self._looking: dict[int, float] = {}
         self._feed: deque[dict[str, Any]] = deque(maxlen=FEED_KEPT)
         self._seq = 0
+        self._last_ping: dict[str, Any] | None = None
         self._people: list[dict[str, Any]] = []
         self._zones: list[dict[str, Any]] = []
         self._t = 0.0
@@ -85,6 +86,8 @@ class Floor:
             return
         entry = decision(ev)
         if entry is not None:
+            if entry["kind"] == "ping":
+                self._last_ping = entry
             with self._lock:
                 self._seq += 1
                 entry["seq"] = self._seq
@@ -133,5 +136,8 @@ class Floor:
         self.viewed()
         with self._lock:
             feed = [e for e in self._feed if e["seq"] > since]
+            last = self._last_ping
+            health = {**self._health(), "last_ping": (
+                f"{last['reason']} at t={last['t']} s" if last is not None else None)}
             return {"t": round(self._t, 2), "people": self._people, "zones": self._zones,
-                    "feed": feed, "seq": self._seq, "health": self._health()}
+                    "feed": feed, "seq": self._seq, "health": health}
