@@ -259,3 +259,17 @@ def test_console_settings_are_validated_like_every_other_key(tmp_path: Path) -> 
     assert settings.console.check_password(PASSWORD)
     assert not settings.console.check_password(PASSWORD + "x")
     assert PASSWORD.encode() not in repr(settings).encode()
+
+
+def test_a_config_file_that_cannot_be_written_is_a_409_naming_why(tmp_path: Path) -> None:
+    config = console_config(tmp_path)
+    host = TraceConsole(load_settings(config), ("127.0.0.1", 0), trace=GOLDEN_TRACE,
+                        config_path=tmp_path / "missing" / "dwell.toml")
+    try:
+        client = Client(host.url)
+        assert client.login().status == 303
+        res = client.post_json("/api/config", {"policy": {"linger_s": 12.0}})
+        assert res.status == 409 and "cannot write" in res.json()["errors"]["(file)"]
+        assert host.player.settings.policy.linger_s == 10.0  # nothing reloaded
+    finally:
+        host.close()

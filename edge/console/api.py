@@ -148,6 +148,10 @@ class Console:
                 new = save(self.config_path, changes)
             except SaveError as exc:
                 return Reply.json({"errors": exc.errors}, 400)
+            except OSError as exc:  # e.g. /etc/dwell/dwell.toml is read-only to the service
+                return Reply.json({"errors": {"(file)": (
+                    f"cannot write {self.config_path}: {exc.strerror}; the sensor may read "
+                    "but not write its config (docs/console.md, Saving)")}}, 409)
             self.settings = new
             self._reload(new)
         log.info("console saved %s (%s); reloaded", self.config_path, ", ".join(changes))

@@ -47,7 +47,8 @@ STATUS_EVERY_S = 10.0  # the publisher gets a fresh reading this often (and on e
 # it re-publishes the retained status only when the state changed, counts go out with stats
 STALL_S = 5.0  # no frame for this long from a live camera counts as "camera not ok"
 FLUSH_S = 3.0  # on stop, how long queued pings may take to reach the broker
-RESTART_KEYS = ("store", "camera", "state_dir", "models_dir", "source", "detector", "mqtt")
+RESTART_KEYS = ("store", "camera", "state_dir", "models_dir", "source", "detector", "mqtt",
+                "console", "record")
 
 
 def open_live_source(uri: str, settings: Settings, realtime: bool, loop: bool) -> FrameSource:
