@@ -111,6 +111,29 @@ def test_the_reports_numbers_equal_dwell_replay(page: Any, console: TraceConsole
     page.screenshot(path=str(DOCS / "console-thresholds.png"))
 
 
+def test_thresholds_are_saved_from_the_form_and_a_bad_value_is_named_beside_its_field(
+        page: Any, console: TraceConsole) -> None:
+    config = console.server.console.config_path
+    assert config is not None
+    page.click("nav button[data-tab=thresholds]")
+    page.fill("#policy\\.linger_s", "-1")
+    page.click("#thresholds-save")
+    page.wait_for_function("document.getElementById('thresholds-status').textContent"
+                           ".startsWith('not saved')")
+    assert "greater than 0" in (page.text_content("[id='err-policy.linger_s']") or "")
+    assert tomllib.loads(config.read_text())["policy"]["linger_s"] == 10.0
+    page.fill("#policy\\.linger_s", "12")
+    page.click("#thresholds-save")
+    page.wait_for_function("document.getElementById('thresholds-status').textContent"
+                           ".startsWith('saved')")
+    saved = tomllib.loads(config.read_text())
+    assert saved["policy"]["linger_s"] == 12.0 and saved["policy"]["space_window_s"] == 20.0
+    deadline = time.monotonic() + 5
+    while console.player.settings.policy.linger_s != 12.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert console.player.settings.policy.linger_s == 12.0
+
+
 def test_a_help_point_drawn_with_the_mouse_is_saved_reloaded_and_pings(
         page: Any, console: TraceConsole) -> None:
     page.click("nav button[data-tab=zones]")
