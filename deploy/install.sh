@@ -267,6 +267,13 @@ install_mosquitto() {
     fi
 }
 
+lan_address() {
+    # the first address of this machine on the LAN (what the console's listen should name)
+    local addr
+    addr=$(hostname -I 2>/dev/null | awk '{print $1}')
+    echo "${addr:-0.0.0.0}"
+}
+
 summary() {
     printf '\n== done%s ==\n' "$([ "$DRY_RUN" = yes ] && echo ' (dry run: nothing was changed)')"
     local line
@@ -285,6 +292,12 @@ What you do next:
        sudo systemctl reload dwell        (a full restart: sudo systemctl restart dwell)
   4. Watch it work:  journalctl -u dwell -f    and    $VENV/bin/dwell watch
   5. Put the privacy notice on the door: $PREFIX/docs/privacy-notice.md
+  Or do 2 and 3 in a browser, the owner's console (docs/console.md): add to $ETC/dwell.toml
+       [console]
+       listen = "$(lan_address):8788"
+       password = "a long passphrase"
+     then sudo systemctl restart dwell and open http://$(lan_address):8788 on the shop's LAN
+     (its saves need $ETC/dwell.toml writable by the service, see docs/console.md).
 EOF
     if [ "$MOSQUITTO_TODO" = yes ]; then
         cat <<EOF

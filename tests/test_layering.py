@@ -27,6 +27,8 @@ ALLOWED: dict[str, set[str] | None] = {
     "behaviour": {"config", "vocabulary"},
     "delivery": {"config", "vocabulary"},
     "bridges": {"delivery", "config", "vocabulary"},
+    # the owner's console: shows what the stages decided, never drives a camera itself
+    "console": {"config", "vocabulary", "offline", "behaviour", "delivery"},
 }
 # package -> third-party top-level modules it must not import
 FORBIDDEN_LIBS: dict[str, set[str]] = {
@@ -94,6 +96,8 @@ def test_the_tree_keeps_the_import_rules() -> None:
     ("bridges/ntfy.py", "from edge.service.live import Service", "bridges"),
     ("service/live.py", "from edge.cli.common import load", "imports the CLI"),
     ("offline/replay.py", "from edge import cli", "imports the CLI"),
+    ("console/api.py", "from edge.service.live import Service", "console imports"),
+    ("console/server.py", "from edge.cli.console import run", "imports the CLI"),
 ])
 def test_a_forbidden_import_is_caught(file: str, line: str, complaint: str) -> None:
     path = EDGE / file

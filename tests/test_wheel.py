@@ -57,6 +57,19 @@ def test_wheel_ships_manifest_and_vendored_models(unpacked_wheel: Path) -> None:
         assert (data / name).is_file(), f"{name} is not in the wheel"
 
 
+def test_wheel_ships_the_consoles_page(unpacked_wheel: Path) -> None:
+    static = unpacked_wheel / "edge" / "console" / "static"
+    for name in ("index.html", "login.html", "app.js", "style.css"):
+        assert (static / name).is_file(), f"console {name} is not in the wheel"
+    code = ("from edge.console.api import static_file; "
+            "print(static_file('app.js').body[:40])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWELL_")}
+    env["PYTHONPATH"] = str(unpacked_wheel)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=unpacked_wheel.parent, env=env, timeout=60)
+    assert done.returncode == 0 and "dwell console" in done.stdout, done.stderr
+
+
 def test_installed_wheel_lists_models_and_replays_video_elsewhere(
         unpacked_wheel: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"

@@ -16,20 +16,34 @@ from edge.config.sections import Zone, ZoneKind
 from edge.vocabulary.boxes import feet_of
 from edge.vocabulary.types import BoolArray, Detections, FloatArray
 
+Edges = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+              npt.NDArray[np.float64]]
+"""A polygon's edges as (1, M) rows: x1, y1, x2, y2 (corner i to corner i+1, closed)."""
 
-def points_in_polygon(points: FloatArray, polygon: npt.NDArray[np.float64]) -> BoolArray:
-    """Even-odd ray casting for every point at once; ``points`` (N,2), ``polygon`` (M,2)."""
+
+def edges_of(polygon: npt.NDArray[np.float64]) -> Edges:
+    nxt = np.concatenate((polygon[1:], polygon[:1]))
+    return (polygon[:, 0][None, :], polygon[:, 1][None, :], nxt[:, 0][None, :],
+            nxt[:, 1][None, :])
+
+
+def points_in_edges(points: FloatArray, edges: Edges) -> BoolArray:
+    """Even-odd ray casting for every point at once; ``points`` (N,2)."""
     if len(points) == 0:
         return np.zeros(0, bool)
+    x1, y1, x2, y2 = edges
     x = points[:, 0].astype(np.float64)[:, None]
     y = points[:, 1].astype(np.float64)[:, None]
-    x1, y1 = polygon[:, 0][None, :], polygon[:, 1][None, :]
-    x2, y2 = np.roll(polygon[:, 0], -1)[None, :], np.roll(polygon[:, 1], -1)[None, :]
     straddles = (y1 > y) != (y2 > y)
     with np.errstate(divide="ignore", invalid="ignore"):
         x_cross = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
     crossings = straddles & (x < x_cross)
     return np.asarray(crossings.sum(axis=1) % 2 == 1)
+
+
+def points_in_polygon(points: FloatArray, polygon: npt.NDArray[np.float64]) -> BoolArray:
+    """Even-odd ray casting for every point at once; ``points`` (N,2), ``polygon`` (M,2)."""
+    return points_in_edges(points, edges_of(polygon))
 
 
 class ZoneMap:
@@ -41,7 +55,8 @@ class ZoneMap:
                              "frame_size (W, H) so they can be scaled to pixels")
         w, h = frame_size or (1, 1)
         self.zones = list(zones)
-        self._polys = [np.asarray(z.polygon, np.float64) * np.array([w, h], np.float64)
+        # edges computed once: the per-frame test is then only the crossing arithmetic
+        self._polys = [edges_of(np.asarray(z.polygon, np.float64) * np.array([w, h], np.float64))
                        for z in self.zones]
         self.has_ignore = any(z.kind == "ignore" for z in self.zones)
         self.has_help_point = any(z.kind == "help_point" for z in self.zones)
@@ -56,7 +71,7 @@ class ZoneMap:
         out = np.zeros(len(feet), bool)
         for zone, poly in zip(self.zones, self._polys, strict=True):
             if zone.kind == kind:
-                out |= points_in_polygon(feet, poly)
+                out |= points_in_edges(feet, poly)
         return out
 
     def names(self, feet: FloatArray) -> list[str | None]:
@@ -67,7 +82,7 @@ class ZoneMap:
         for zone, poly in zip(self.zones, self._polys, strict=True):
             if zone.kind == "ignore":
                 continue
-            hits = points_in_polygon(feet, poly)
+            hits = points_in_edges(feet, poly)
             for i in np.flatnonzero(hits):
                 if result[i] is None:
                     result[i] = zone.name

@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.console.server import ConsoleError
     from edge.delivery.mqtt import MqttError
     from edge.perception.models import ModelError
     from edge.service.live import Service
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         service = Service(settings, uri, config_path=args.config, realtime=args.realtime,
                           loop=args.loop)
         return service.run()
-    except (ModelError, MqttError, AlreadyRunning) as exc:
+    except (ModelError, MqttError, AlreadyRunning, ConsoleError) as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     except OSError as exc:  # e.g. the state directory is not writable
         raise CommandError(f"{exc} (is state_dir {settings.state_dir} writable?)") from None

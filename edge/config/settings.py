@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edge.config.console import ConsoleConfig, RecordConfig
 from edge.config.environment import EnvSetting, read_environment, setting_for
 from edge.config.mqtt import MqttConfig, NtfyConfig
 from edge.config.sections import (
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ntfy: NtfyConfig = Field(default_factory=NtfyConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
 
     @model_validator(mode="after")
     def _unique_zone_names(self) -> Settings:
@@ -183,4 +186,9 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json", by_alias=True)
     if settings.mqtt.password is not None:
         data["mqtt"]["password"] = "********"
+    if settings.console.password is not None:
+        data["console"]["password"] = "********"
+    for key in ("token", "ack_secret"):
+        if data["ntfy"].get(key) is not None:
+            data["ntfy"][key] = "********"
     return data

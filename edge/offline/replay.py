@@ -53,7 +53,7 @@ def input_kind(path: Path, fps: float | None) -> InputKind:
     """A trace starts with '{'; MOT text is given --fps (or ends in .txt); else a video."""
     with path.open("rb") as fh:
         head = fh.read(64).lstrip()
-    if head.startswith(b"{"):
+    if head.startswith(b"{") or (head.startswith(b"\x1f\x8b") and path.name.endswith(".gz")):
         return "trace"
     if fps is not None or path.suffix.lower() == ".txt":
         return "mot"

@@ -14,7 +14,9 @@ decided.
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ import numpy as np
 
 from edge.vocabulary.errors import InputError
 from edge.vocabulary.types import Detections
+
+log = logging.getLogger("dwell.trace")
 
 FORMAT, VERSION = "dwell-trace", 1
 
@@ -164,14 +168,25 @@ def _explain_people(people: list[Any], path: Path, lineno: int) -> None:
     raise InputError("people must be objects with box, score and yaw", path, lineno)
 
 
+def open_text(path: Path) -> IO[str]:
+    """A trace file for reading; ``.gz`` (the rolling trace in state_dir) is decompressed."""
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open("r", encoding="utf-8")
+
+
 def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Detections]]]:
     """The header (checked now) and the frames (parsed lazily; InputError names the line)."""
     path = Path(path)
     try:
-        stream = path.open("r", encoding="utf-8")
+        stream = open_text(path)
     except OSError as exc:
         raise InputError(f"cannot open trace: {exc.strerror}", path) from None
-    first = stream.readline()
+    try:
+        first = stream.readline()
+    except (OSError, EOFError) as exc:  # a .gz that is not gzip, or cut short
+        stream.close()
+        raise InputError(f"cannot read trace: {exc}", path, 1) from None
     if not first.strip():
         stream.close()
         raise InputError("empty file, expected a dwell-trace header", path, 1)
@@ -184,9 +199,19 @@ def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Det
     def frames() -> Iterator[tuple[float, Detections]]:
         last_t = 0.0
         with stream:
-            for lineno, line in enumerate(stream, start=2):
-                if not line.strip():
-                    continue
+            lineno = 1
+            while True:
+                try:
+                    line = stream.readline()
+                except EOFError:  # a .gz cut short (power cut): replay what is complete
+                    log.warning("%s: cut short after line %d; replaying up to there", path,
+                                lineno)
+                    return
+                if not line:
+                    return
+                lineno += 1
+                if not line.strip() or (not line.endswith("\n") and path.name.endswith(".gz")):
+                    continue  # blank, or the half-written last line of a cut-short file
                 t, dets = _frame(line, path, lineno, last_t)
                 last_t = t
                 yield t, dets

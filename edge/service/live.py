@@ -17,14 +17,16 @@
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 import time
 from collections import deque
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from edge.config.settings import ConfigError, Settings, load_settings
+from edge.config.settings import ConfigError, Settings, load_settings, resolve_config_path
 from edge.delivery.status import StatsTicker
 from edge.service.core import MqttLink, PublisherFactory, log_event, mqtt_publisher
 from edge.service.lock import CameraLock
@@ -34,6 +36,10 @@ from edge.vocabulary.interfaces import Detector, FrameSource
 from edge.vocabulary.status import StatusSnapshot
 from edge.vocabulary.types import Frame
 
+if TYPE_CHECKING:
+    from edge.console.server import ConsoleServer
+    from edge.offline.rolling import RollingTrace
+
 log = logging.getLogger("dwell.service")
 
 WAKE_S = 0.5  # longest the processing loop sleeps without frames (watchdog, acks, reload)
@@ -41,7 +47,8 @@ STATUS_EVERY_S = 10.0  # the publisher gets a fresh reading this often (and on e
 # it re-publishes the retained status only when the state changed, counts go out with stats
 STALL_S = 5.0  # no frame for this long from a live camera counts as "camera not ok"
 FLUSH_S = 3.0  # on stop, how long queued pings may take to reach the broker
-RESTART_KEYS = ("store", "camera", "state_dir", "models_dir", "source", "detector", "mqtt")
+RESTART_KEYS = ("store", "camera", "state_dir", "models_dir", "source", "detector", "mqtt",
+                "console", "record")
 
 
 def open_live_source(uri: str, settings: Settings, realtime: bool, loop: bool) -> FrameSource:
@@ -73,6 +80,7 @@ class Service:
         self.source: FrameSource | None = None
         self.sensor = Sensor(settings, detector=detector)
         self.sensor.load_detector()  # before READY=1, so a missing model fails at start
+        self.rolling = self._rolling_trace(settings)
         self.link = MqttLink(settings, self.sensor.on_ack, publisher_factory)
         self.sensor.sinks += [log_event, self.link.on_event]  # said (logged), then sent
         self._processed = 0
@@ -81,6 +89,45 @@ class Service:
         self._status_sent: tuple[bool | None, int | None] | None = None
         self._status_at = -1e9
         self._stats_ticker = StatsTicker(settings.mqtt.stats_interval_s)
+        self._health: dict[str, Any] = {}
+        self._snap_wanted = threading.Event()
+        self._snap: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        try:
+            self.console = self._attach_console() if settings.console.listen else None
+        except Exception:  # the console cannot listen: nothing of this start stays behind
+            self.link.publisher.close()
+            self.lock.release()
+            raise
+
+    def _rolling_trace(self, settings: Settings) -> RollingTrace | None:
+        """[record] keep_days: every frame the detector saw, anonymous, in state_dir/trace."""
+        if not settings.record.keep_days:
+            return None
+        from edge.offline.rolling import RollingTrace
+
+        rolling = RollingTrace(settings.state_dir, settings.record.keep_days,
+                               lambda: self.sensor.frame_size, settings.source.fps or 10.0)
+        self.sensor.looked.append(rolling.write)
+        return rolling
+
+    def _attach_console(self) -> ConsoleServer:
+        """[console] listen is set: the owner's console watches this sensor; its saves reload
+        it exactly as SIGHUP does (the file is read again on the processing thread)."""
+        from edge.service.console_host import attach_live
+
+        return attach_live(self.sensor, self.settings, config_path=(
+            Path(self.config_path) if self.config_path else resolve_config_path(None)),
+            reload=lambda _: self.request_reload(), health=lambda: self._health,
+            snapshot=self.snapshot)
+
+    def snapshot(self, timeout: float = 3.0) -> bytes | None:
+        """One JPEG of the next frame, in memory only (the console's zone drawing; never
+        written to disk). Any thread; None when no frame came within ``timeout``."""
+        self._snap_wanted.set()
+        try:
+            return self._snap.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
     # -- main thread ------------------------------------------------------------------------
 
@@ -136,6 +183,8 @@ class Service:
             log.warning("%d ping(s) not confirmed by the broker; kept in the outbox for the "
                         "next start", left)
         self.link.publisher.close()
+        if self.console is not None:
+            self.console.stop()
 
     # -- processing thread ------------------------------------------------------------------
 
@@ -156,6 +205,8 @@ class Service:
                 self._tick(source)
             self.sensor.drain_acks()
             self.sensor.finish()
+            if self.rolling is not None:
+                self.rolling.close()
             log.info("processing ended after %.1f s of input; %d frames processed, %d dropped "
                      "(live frames it had no time for)", self.sensor.last_t,
                      self._processed, source.stats.dropped)
@@ -168,6 +219,12 @@ class Service:
                 source.close()
 
     def _process(self, frame: Frame) -> None:
+        if self._snap_wanted.is_set():
+            import cv2
+
+            self._snap_wanted.clear()
+            ok, jpeg = cv2.imencode(".jpg", frame.image)
+            self._snap.put(jpeg.tobytes() if ok else None)
         self.sensor.process(frame)
         now = time.monotonic()
         self._last_frame = now
@@ -189,6 +246,19 @@ class Service:
         log.info("reloaded thresholds and zones (%d zones); current visits kept", len(new.zones))
         self.notifier.status("configuration reloaded")
 
+    def _health_of(self, snapshot: StatusSnapshot, source: FrameSource) -> dict[str, Any]:
+        """What the console shows about the sensor (built here, on the processing thread)."""
+        publisher = self.link.publisher
+        delivery = getattr(publisher, "delivery", None)
+        counters = delivery() if delivery is not None else None
+        outbox = getattr(publisher, "outbox", None)
+        return {"mode": "live", "source": self.uri, "camera_ok": snapshot.camera_ok,
+                "fps": None if snapshot.fps is None else round(snapshot.fps, 1),
+                "dropped": source.stats.dropped, "visitors_now": snapshot.visitors_now,
+                "broker_connected": getattr(publisher, "connected", None),
+                "outbox": len(outbox) if outbox is not None else None,
+                "pings_confirmed": counters.confirmed if counters is not None else None}
+
     def _camera_ok(self, source: FrameSource, now: float) -> bool:
         return source.stats.ok and (not source.live or now - self._last_frame < STALL_S)
 
@@ -202,6 +272,8 @@ class Service:
         now = time.monotonic()
         camera_ok = self._camera_ok(source, now)
         snapshot = StatusSnapshot(camera_ok, self._fps(source, now), self.sensor.visitors_now)
+        if self.console is not None:
+            self._health = self._health_of(snapshot, source)
         key = (snapshot.camera_ok, snapshot.visitors_now)
         if key != self._status_sent or now - self._status_at >= STATUS_EVERY_S:
             if self._status_sent is not None and key[0] != self._status_sent[0]:

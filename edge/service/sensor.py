@@ -35,11 +35,13 @@ T = TypeVar("T")
 Observation = tuple[float, "Detections | None"]  # (t, what the detector saw; None: not looked)
 EventSink = Callable[[Event], None]
 LookedSink = Callable[[float, Detections], None]
+StepWatcher = Callable[[float, Pipeline], None]
 
 
 class Sensor:
     """One camera's stages, wired once. ``sinks`` see every event in time order; ``looked``
-    sinks see every frame the detector looked at (what `dwell record` writes).
+    sinks see every frame the detector looked at (what `dwell record` writes); ``watchers``
+    read the pipeline after each such frame (the console's live floor; they must not change it).
 
     ``detector``, ``tracker`` and ``ping_id`` replace the configured ones (tests, bench,
     replay's deterministic ids); ``start_wall`` is the local time of t=0 (opening hours).
@@ -47,12 +49,14 @@ class Sensor:
 
     def __init__(self, settings: Settings, *, frame_size: tuple[int, int] | None = None,
                  sinks: Iterable[EventSink] = (), looked: Iterable[LookedSink] = (),
+                 watchers: Iterable[StepWatcher] = (),
                  detector: Detector | None = None, tracker: Tracker | None = None,
                  ping_id: PingIdFactory | None = None,
                  start_wall: datetime | None = None) -> None:
         self.settings = settings
         self.sinks = list(sinks)
         self.looked = list(looked)
+        self.watchers = list(watchers)
         self.detector = detector
         self._tracker, self._ping_id, self._start_wall = tracker, ping_id, start_wall
         self.pipeline: Pipeline | None = None
@@ -131,6 +135,9 @@ class Sensor:
                 sink(t, detections)
         if self.pipeline is not None:
             events += self._emit(self.pipeline.step(t, detections))
+            if detections is not None:
+                for watch in self.watchers:
+                    watch(t, self.pipeline)
         return events
 
     def on_ack(self, ack: Ack) -> None:

@@ -1,0 +1,174 @@
+"""The day's report and the what-if comparison, from a replay through the same pipeline
+(``edge.offline.replay.replay``) and counted with the same ``Tally`` as `dwell replay`.
+
+Events are bucketed by the local hour they happened in (the trace's ``start`` + ``t``; a
+trace without a start is bucketed by hours since its beginning, "+0h", "+1h", ...). The
+totals are the pipeline's own Tally, and the hourly rows add up to them (a test checks it).
+Response times: ping -> ack pairs each ping with the ack of its id (a trace records no acks,
+so on a trace every ping counts as unanswered); ping -> staff is the time from a ping to the
+first moment after it that staff were with that visitor (or a member of their party), which a
+trace does show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.config.settings import Settings
+from edge.offline.replay import replay
+from edge.offline.trace import read_trace
+from edge.vocabulary.events import Acknowledged, Attended, Event, Lingering, Ping
+from edge.vocabulary.tally import Tally
+
+DWELL_BINS_S = (0, 30, 60, 120, 300, 600, 1200)  # lower edges of the dwell distribution
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    """As `dwell replay` prints it (numpy's linear interpolation)."""
+    return round(float(np.percentile(values, q * 100)), 1) if values else None
+
+
+def dwell_bins(dwells: list[float]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    highs: list[int | None] = [*DWELL_BINS_S[1:], None]
+    for lo, hi in zip(DWELL_BINS_S, highs, strict=True):
+        label = f"{lo}-{hi}s" if hi is not None else f"{lo}s+"
+        out[label] = sum(1 for d in dwells if d >= lo and (hi is None or d < hi))
+    return out
+
+
+@dataclass
+class Collected:
+    """Every event of one replay, bucketed by hour."""
+
+    start: datetime | None
+    hours: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    pings: list[tuple[str, Ping]] = field(default_factory=list)
+    acks: dict[str, float] = field(default_factory=dict)
+    attended: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    lingered: set[int] = field(default_factory=set)
+    pinged: set[int] = field(default_factory=set)
+
+    def hour_of(self, t: float) -> str:
+        if self.start is None:
+            return f"+{int(t // 3600)}h"
+        return (self.start + timedelta(seconds=t)).strftime("%Y-%m-%d %H:00")
+
+    def add(self, ev: Event) -> None:
+        hour = self.hour_of(ev.t)
+        self.hours[hour].add(ev)
+        if isinstance(ev, Ping):
+            self.pings.append((hour, ev))
+            self.pinged.add(ev.visitor)
+            self.pinged.update(ev.party)
+        elif isinstance(ev, Acknowledged):
+            self.acks.setdefault(ev.ping_id, ev.t)
+        elif isinstance(ev, Lingering):
+            self.lingered.add(ev.visitor)
+        elif isinstance(ev, Attended):
+            self.attended[ev.visitor].append(ev.t)
+
+    def staff_after(self, ping: Ping) -> float | None:
+        """Seconds from ``ping`` until staff were first with its visitor or party after it."""
+        times = [t for vid in (ping.visitor, *ping.party) for t in self.attended.get(vid, [])
+                 if t >= ping.t]
+        return min(times) - ping.t if times else None
+
+
+def collect(path: Path, settings: Settings) -> tuple[Collected, Tally, float]:
+    """Replays ``path``; (the bucketed events, the pipeline's Tally, seconds it took)."""
+    header, _ = read_trace(path)
+    collected = Collected(header.start)
+    began = time.perf_counter()
+    summary = replay(path, settings, on_event=collected.add)
+    return collected, summary.counts, time.perf_counter() - began
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _row(hour: str, tally: Tally, response: list[float], unanswered: int,
+         staff: list[float]) -> dict[str, Any]:
+    dwells = list(tally.dwells)
+    return {
+        "hour": hour, "visits": tally.visits, "entered": tally.entered, "exited": tally.exited,
+        "dwell_median_s": round(statistics.median(dwells), 1) if dwells else None,
+        "dwell_p90_s": _percentile(dwells, 0.9), "dwell_bins": dwell_bins(dwells),
+        "pings": tally.pings_sent, "pings_by_reason": dict(sorted(tally.pings.items())),
+        "held": tally.held.total(), "held_by_rule": dict(sorted(tally.held.items())),
+        "acks": tally.acks,
+        "response_median_s": _median(response), "unanswered": unanswered,
+        "staff_response_median_s": _median(staff), "staff_came": len(staff),
+    }
+
+
+def report(path: Path, settings: Settings) -> dict[str, Any]:
+    """Per hour and in total: visits, in/out, dwell, pings by reason, held by rule, ping ->
+    ack response times, pings never answered."""
+    collected, total, seconds = collect(path, settings)
+    response: dict[str, list[float]] = defaultdict(list)
+    staff: dict[str, list[float]] = defaultdict(list)
+    unanswered: dict[str, int] = defaultdict(int)
+    for hour, ping in collected.pings:
+        if ping.id in collected.acks:
+            response[hour].append(collected.acks[ping.id] - ping.t)
+        else:
+            unanswered[hour] += 1
+        came = collected.staff_after(ping)
+        if came is not None:
+            staff[hour].append(came)
+    rows = [_row(h, collected.hours[h], response[h], unanswered[h], staff[h])
+            for h in sorted(collected.hours)]
+    total_row = _row("total", total, [r for rs in response.values() for r in rs],
+                     sum(unanswered.values()), [r for rs in staff.values() for r in rs])
+    return {"trace": path.name, "start": collected.start.isoformat() if collected.start else None,
+            "hours": rows, "total": total_row, "seconds": round(seconds, 3)}
+
+
+CSV_COLUMNS = ("hour", "visits", "entered", "exited", "dwell_median_s", "dwell_p90_s", "pings",
+               "held", "acks", "response_median_s", "unanswered", "staff_came",
+               "staff_response_median_s", "live_pings", "live_acked", "live_response_median_s")
+
+
+def report_csv(data: dict[str, Any]) -> str:
+    """The report as CSV: one row per hour and a total row; reasons and rules as columns."""
+    reasons = sorted({k for r in [*data["hours"], data["total"]] for k in r["pings_by_reason"]})
+    rules = sorted({k for r in [*data["hours"], data["total"]] for k in r["held_by_rule"]})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CSV_COLUMNS, *(f"pings_{k}" for k in reasons),
+                     *(f"held_{k}" for k in rules)])
+    for row in [*data["hours"], data["total"]]:
+        writer.writerow([*("" if row.get(c) is None else row[c] for c in CSV_COLUMNS),
+                         *(row["pings_by_reason"].get(k, 0) for k in reasons),
+                         *(row["held_by_rule"].get(k, 0) for k in rules)])
+    return out.getvalue()
+
+
+def outcome(path: Path, settings: Settings) -> dict[str, Any]:
+    """What-if's view of one replay: pings per hour and by reason, dwell when pinged, held by
+    rule, and visitors who lingered but were never pinged."""
+    collected, total, seconds = collect(path, settings)
+    per_hour = {h: collected.hours[h].pings_sent for h in sorted(collected.hours)}
+    dwell_pinged = [round(p.dwell_s, 1) for _, p in collected.pings]
+    never = sorted(collected.lingered - collected.pinged)
+    return {"pings": total.pings_sent, "pings_per_hour": per_hour,
+            "pings_by_reason": dict(sorted(total.pings.items())),
+            "dwell_when_pinged_s": dwell_pinged,
+            "dwell_when_pinged_median_s": (round(statistics.median(dwell_pinged), 1)
+                                           if dwell_pinged else None),
+            "held_by_rule": dict(sorted(total.held.items())),
+            "lingered_never_pinged": never, "visits": total.visits,
+            "seconds": round(seconds, 3)}
+
