@@ -1,7 +1,7 @@
 """The console in a real headless Chromium (Debian's, driven by playwright): log in, watch the
 dots move on a trace played live, what-if with another linger_s, the report against `dwell
 replay`, and a help point drawn with the mouse and saved. Each page's screenshot goes to
-docs/ (the pictures in docs/console.md).
+docs/ with DWELL_SCREENSHOTS=1 (the pictures in docs/console.md), else to a temporary folder.
 
 Skips when chromium or playwright is missing (`.ci/run` installs chromium; playwright is a dev
 extra and cannot download a browser here, so it drives /usr/bin/chromium).
@@ -24,7 +24,11 @@ from edge.service.console_host import TraceConsole
 from tests.console_helpers import GOLDEN_TRACE, PASSWORD, REPO, start_console
 
 CHROMIUM = Path(os.environ.get("DWELL_CHROMIUM", "/usr/bin/chromium"))
-DOCS = REPO / "docs"
+# The pictures of docs/console.md are these screenshots: DWELL_SCREENSHOTS=1 writes them there
+# (after a change to the pages); otherwise they go to a temporary folder and the tree stays clean.
+DOCS = (REPO / "docs" if os.environ.get("DWELL_SCREENSHOTS") == "1"
+        else Path(os.environ.get("TMPDIR", "/tmp")) / "dwell-console-screenshots")
+DOCS.mkdir(parents=True, exist_ok=True)
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get "
