@@ -40,9 +40,9 @@ class MqttConfig(Section):
     keepalive_s: int = Field(
         20, ge=5, le=3600,
         description="MQTT keepalive. The broker declares a silent sensor (hung, cable cut) "
-        "offline after 1.5x this (mosquitto: a second or two more), a killed process at once: "
-        "20 puts a hung sensor on the watch within ~32 s, under a minute. Lower notices "
-        "sooner at the cost of a ping packet every keepalive; above 38 it takes over a minute.",
+        "offline after 1.5x this (mosquitto: up to ~5 s more), a killed process at once: 20 "
+        "puts a hung sensor on the watch in ~35 s, under a minute. Lower notices sooner at "
+        "the cost of a ping packet every keepalive; above ~35 it can take over a minute.",
     )
     topic_prefix: str = Field(
         "dwell", pattern=r"^[^#+/][^#+]*$",
