@@ -8,7 +8,8 @@ and, when it fails, what to do.
 The source probe (``--probe``) opens the source and reads one frame, so it is opt-in: it
 takes a camera for a moment and can wait on a stream's network timeouts. It first takes the
 camera's lock (``edge.service.lock``): while a `dwell run` holds it, the probe says so instead
-of competing with the running sensor for the device.
+of competing with the running sensor for the device. (Taking it creates ``state_dir`` and the
+lock file, as a start of the service would; the checks without ``--probe`` create nothing.)
 """
 
 from __future__ import annotations
