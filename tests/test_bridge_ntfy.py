@@ -185,6 +185,9 @@ def test_a_loopback_ack_url_is_refused_saying_how_to_set_it(tmp_path: Path) -> N
                               capture_output=True, text=True, cwd=tmp_path, timeout=30)
         assert proc.returncode == 2, proc.stderr
         line, = proc.stderr.strip().splitlines()
+        record = json.loads(line)  # stderr is no TTY: the log, and so the error, is JSON
+        assert record["level"] == "ERROR" and record["exit_code"] == 2
+        line = record["msg"]
         assert line.startswith("dwell bridge ntfy: ntfy.ack_url")
         assert "phone cannot reach" in line and "DWELL_NTFY__ACK_URL" in line
         assert "--local-acks" in line

@@ -212,6 +212,16 @@ def test_real_footage_pings_over_mqtt(tmp_path: Path,
                                  and d["pings_today"] >= 1, timeout=10)
         assert stats["visitors_today"] >= 1
         assert stats["pings_by_reason"]["linger"] == stats["pings_today"]
+        # restarted the same day (same state_dir): the day's counts continue
+        watcher.messages.clear()
+        proc, log = start(["--config", str(config), "run", "--source", str(video),
+                           "--no-realtime"], tmp_path)
+        assert proc.wait(timeout=120) == 0, log.read_text()
+        first = int(stats["pings_today"])  # type: ignore[call-overload]
+        again = watcher.wait_for(lambda t, d: t.endswith("/stats")
+                                 and d["pings_today"] == 2 * first, timeout=10)
+        assert again["visitors_today"] == 2 * stats["visitors_today"]  # type: ignore[operator]
+        assert "day counts restored from" in log.read_text()
     finally:
         watcher.close()
         if proc.poll() is None:

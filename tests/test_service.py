@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,8 @@ import pytest
 from edge.config.settings import Settings
 from edge.delivery.status import StatsSnapshot, StatusSnapshot
 from edge.demo.synthetic import DEMO_SETTINGS, SIZE, generate
-from edge.service.core import DayStats, MqttLink
+from edge.service.core import DayStats, MqttLink, day_counts_path
+from edge.service.daycounts import DayCountsFile
 from edge.service.live import Service
 from edge.service.sensor import Sensor
 from edge.vocabulary.acks import Ack
@@ -81,8 +83,8 @@ def test_day_stats_count_visitors_not_staff_and_reset_at_midnight() -> None:
     assert stats.snapshot(None).visitors_today == 0
 
 
-def demo_settings() -> Settings:
-    return Settings(**DEMO_SETTINGS, yaw={"enabled": False})
+def demo_settings(state_dir: Path) -> Settings:
+    return Settings(**DEMO_SETTINGS, yaw={"enabled": False}, state_dir=state_dir)
 
 
 def linked(settings: Settings) -> tuple[Sensor, MqttLink, FakePublisher]:
@@ -93,8 +95,9 @@ def linked(settings: Settings) -> tuple[Sensor, MqttLink, FakePublisher]:
     return sensor, link, link.publisher
 
 
-def test_link_publishes_pings_and_the_sensor_takes_acks_from_another_thread() -> None:
-    sensor, link, publisher = linked(demo_settings())
+def test_link_publishes_pings_and_the_sensor_takes_acks_from_another_thread(
+        tmp_path: Path) -> None:
+    sensor, link, publisher = linked(demo_settings(tmp_path))
     acked: list[Acknowledged] = []
     for t, det in generate(seed=0):
         for ev in sensor.step(t, det):
@@ -111,15 +114,75 @@ def test_link_publishes_pings_and_the_sensor_takes_acks_from_another_thread() ->
     assert sensor.counts == link.stats.tally  # one count of the same events, read twice
 
 
-def test_reload_keeps_current_visits() -> None:
-    sensor, _, _ = linked(demo_settings())
+def shop_day(settings: Settings) -> MqttLink:
+    """One run of the synthetic shop through a fresh sensor and link (a sensor's lifetime)."""
+    sensor, link, _ = linked(settings)
+    sensor.run(generate(seed=0))
+    return link
+
+
+def test_day_counts_continue_after_a_restart_and_reset_the_next_day(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path)
+    first = shop_day(settings).stats.snapshot(None)
+    assert first.pings_today == 3 and first.visitors_today == 4
+    second = shop_day(settings).stats.snapshot(None)  # restarted the same day: continues
+    assert (second.pings_today, second.visitors_today) == (6, 8)
+    assert second.pings_by_reason == {k: 2 * v for k, v in first.pings_by_reason.items()}
+    assert second.dwell_median_s == first.dwell_median_s
+    # the same file read on the next day: a fresh count, and saved as that day's
+    day = [date.today()]
+    store = DayCountsFile(day_counts_path(settings))
+    stats = DayStats(today=lambda: day[0], store=store)
+    assert stats.snapshot(None).pings_today == 6
+    day[0] = date.fromordinal(day[0].toordinal() + 1)
+    stats.observe([])
+    assert stats.snapshot(None).pings_today == 0
+    assert DayStats(today=lambda: day[0], store=store).snapshot(None).pings_today == 0
+    # a file of yesterday's, read at a restart today, is not today's count
+    stats.observe([Ping(1.0, 1, id="x", reason="linger")])
+    assert DayStats(today=lambda: day[0], store=store).snapshot(None).pings_today == 1
+    later = date.fromordinal(day[0].toordinal() + 1)
+    assert DayStats(today=lambda: later, store=store).snapshot(None).pings_today == 0
+
+
+@pytest.mark.parametrize("content", [b"{\"version\": 1, \"day\": \"20", b"\x00\xff\xfe",
+                                     b'{"version": 1, "day": "2026-05-02", "visits": -3}',
+                                     b'[1, 2]', b'{"version": 1, "day": "x"}'])
+def test_a_corrupt_day_counts_file_is_quarantined_not_fatal(
+        tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "day-shop-entrance.json"
+    path.write_bytes(content)
+    day = date(2026, 5, 2)
+    stats = DayStats(today=lambda: day, store=DayCountsFile(path, clock=lambda: 0.0))
+    assert stats.snapshot(None).pings_today == 0
+    moved = tmp_path / "day-shop-entrance.json.corrupt-19700101T000000Z"
+    assert moved.read_bytes() == content and not path.exists()
+    assert any("is corrupt" in r.getMessage() and "moved aside" in r.getMessage()
+               for r in caplog.records)
+    stats.observe([Ping(1.0, 1, id="x", reason="linger")])  # and counting goes on, saved
+    assert DayStats(today=lambda: day, store=DayCountsFile(path)).snapshot(None).pings_today == 1
+
+
+def test_an_unwritable_state_dir_does_not_stop_the_counting(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    stats = DayStats(store=DayCountsFile(blocker / "day.json"))  # parent is not a directory
+    stats.observe([Ping(1.0, 1, id="x", reason="linger")])
+    stats.observe([Ping(2.0, 1, id="y", reason="linger")])
+    assert stats.snapshot(None).pings_today == 2
+    assert sum("cannot save today's counts" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_reload_keeps_current_visits(tmp_path: Path) -> None:
+    sensor, _, _ = linked(demo_settings(tmp_path))
     trace = list(generate(seed=0))
     for t, det in trace[:150]:  # 15 s: the lingerer is inside
         sensor.step(t, det)
     inside = sensor.visitors_now
     assert inside >= 1
     changed = dict(DEMO_SETTINGS, policy={**DEMO_SETTINGS["policy"], "space_window_s": 5.0})
-    sensor.reload(Settings(**changed, yaw={"enabled": False}))
+    sensor.reload(Settings(**changed, yaw={"enabled": False}, state_dir=tmp_path))
     assert sensor.visitors_now == inside
     ended: list[VisitEnded] = []
     for t, det in trace[150:]:
@@ -165,11 +228,12 @@ class NoPeople:
         return Detections.empty()
 
 
-def test_lost_camera_shows_in_status_and_stop_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lost_camera_shows_in_status_and_stop_is_clean(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
     camera = FakeCamera(frames=20)
     monkeypatch.setattr("edge.service.live.open_live_source", lambda *a, **k: camera)
-    service = Service(Settings(yaw={"enabled": False}), "0", publisher_factory=FakePublisher,
-                      detector=NoPeople())
+    service = Service(Settings(yaw={"enabled": False}, state_dir=tmp_path), "0",
+                      publisher_factory=FakePublisher, detector=NoPeople())
     monkeypatch.setattr("edge.service.live.STALL_S", 0.3)
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(service.run(install_signals=False)))

@@ -61,3 +61,22 @@ def test_snapshot_refuses_bad_names_and_sources(tmp_path: Path) -> None:
                     str(tmp_path / "nope.mp4"), cwd=tmp_path)
     assert missing.returncode == 2 and "nope.mp4" in missing.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_snapshot_is_private_whatever_the_umask_and_an_old_file(tmp_path: Path) -> None:
+    """It may show people: 0600 from creation (no chmod after), also over an older 0644 file."""
+    video = make_video(tmp_path / "clip.mp4", frames=5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DWELL_")}
+    for name, old in (("new.png", None), ("old.jpg", 0o644)):
+        out = tmp_path / name
+        if old is not None:
+            out.write_bytes(b"old")
+            out.chmod(old)
+        result = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "zones", "--snapshot", str(out), "--source",
+             str(video)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            preexec_fn=lambda: os.umask(0))  # a umask that would leave a plain open() 0666
+        assert result.returncode == 0, result.stderr
+        assert out.stat().st_mode & 0o777 == 0o600, oct(out.stat().st_mode)
+        assert cv2.imread(str(out)).shape == (240, 320, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "new.png", "old.jpg"]

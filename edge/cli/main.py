@@ -54,16 +54,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(args.func(args) or 0)
     except CommandError as exc:
-        print(f"dwell {exc.command or name}: {exc}", file=sys.stderr)
-        code = exc.code
+        code = _report(f"dwell {exc.command or name}: {exc}", exc.code)
     except ConfigError as exc:
-        print(f"dwell: invalid configuration:\n{exc}", file=sys.stderr)
-        code = EXIT_USAGE
+        code = _report(f"dwell: invalid configuration:\n{exc}", EXIT_USAGE)
     except InputError as exc:
-        print(f"dwell {name}: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
+        code = _report(f"dwell {name}: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         code = 130
+    return code
+
+
+def _report(message: str, code: int) -> int:
+    """The one line a failed command leaves: a JSON record when the log is JSON lines."""
+    from edge.service.logs import routing_native
+
+    if routing_native():
+        log.error("%s", message, extra={"exit_code": code})
+    else:
+        print(message, file=sys.stderr)
     return code
 
 

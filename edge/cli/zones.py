@@ -9,6 +9,9 @@ snapshot to see them drawn. Delete the picture afterwards: it may show people.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +52,7 @@ def run(args: argparse.Namespace) -> int:
     draw_grid(image)
     for zone in settings.zones:
         draw_zone(image, zone)
-    import cv2
-
-    if not cv2.imwrite(str(args.snapshot), image):
-        raise CommandError(f"could not write {args.snapshot}")
+    write_private(args.snapshot, image)
     h, w = image.shape[:2]
     print(f"wrote {args.snapshot} ({w}x{h}) from {uri} with {len(settings.zones)} zone(s) and "
           f"a grid every {GRID_STEP:g}")
@@ -62,6 +62,28 @@ def run(args: argparse.Namespace) -> int:
     print("Read corners off the grid into [[zones]] (x right, y down, 0..1), then "
           "`dwell config check`.\nThe picture may show people: delete it when you are done.")
     return EXIT_OK
+
+
+def write_private(path: Path, image: Any) -> None:
+    """The picture (it may show people) readable by its owner only: encoded in memory, written
+    to a file created 0600 (mkstemp: no umask can widen it, no window with other modes) beside
+    ``path``, then renamed over it, so a file that was there with wider modes is replaced too."""
+    import cv2
+
+    ok, encoded = cv2.imencode(path.suffix.lower(), image)
+    if not ok:
+        raise CommandError(f"could not encode {path}")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as out:
+            out.write(encoded.tobytes())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise CommandError(f"could not write {path}: {exc.strerror}") from None
 
 
 def grab_frame(uri: str, cfg: SourceConfig, at_s: float) -> Any:

@@ -12,8 +12,10 @@ import logging
 import statistics
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from edge.config.settings import Settings
+from edge.service.daycounts import DayCountsFile
 from edge.vocabulary.events import Acknowledged, Event, Held, Ping
 from edge.vocabulary.interfaces import AckHandler, Publisher
 from edge.vocabulary.status import StatsSnapshot
@@ -24,6 +26,10 @@ log = logging.getLogger("dwell.service")
 PublisherFactory = Callable[[Settings, AckHandler], Publisher]
 
 
+def day_counts_path(settings: Settings) -> Path:
+    return settings.state_dir / f"day-{settings.store}-{settings.camera}.json"
+
+
 def mqtt_publisher(settings: Settings, on_ack: AckHandler) -> Publisher:
     from edge.delivery.publisher import sensor_publisher
 
@@ -31,17 +37,25 @@ def mqtt_publisher(settings: Settings, on_ack: AckHandler) -> Publisher:
 
 
 class DayStats:
-    """Today's events counted for the retained stats topic; starts again at local midnight."""
+    """Today's events counted for the retained stats topic; starts again at local midnight.
 
-    def __init__(self, today: Callable[[], date] = date.today) -> None:
+    With a ``store`` the counts are saved whenever events change them and restored at start
+    when they are today's, so a restart the same day continues the day's numbers."""
+
+    def __init__(self, today: Callable[[], date] = date.today,
+                 store: DayCountsFile | None = None) -> None:
         self._today = today
+        self.store = store
         self.day = today()
-        self.tally = Tally()
+        self.tally = (store.load(self.day) if store is not None else None) or Tally()
 
     def observe(self, events: list[Event]) -> None:
+        changed = bool(events)
         if self._today() != self.day:
-            self.day, self.tally = self._today(), Tally()
+            self.day, self.tally, changed = self._today(), Tally(), True
         self.tally.observe(events)
+        if changed and self.store is not None:
+            self.store.save(self.day, self.tally)
 
     def snapshot(self, ack_median_s: float | None) -> StatsSnapshot:
         tally = self.tally
@@ -62,7 +76,7 @@ class MqttLink:
 
     def __init__(self, settings: Settings, on_ack: AckHandler,
                  publisher_factory: PublisherFactory = mqtt_publisher) -> None:
-        self.stats = DayStats()
+        self.stats = DayStats(store=DayCountsFile(day_counts_path(settings)))
         self.publisher = publisher_factory(settings, on_ack)
 
     def on_event(self, ev: Event) -> None:
