@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "behaviour": {"config", "vocabulary"},
     "delivery": {"config", "vocabulary"},
     "bridges": {"delivery", "config", "vocabulary"},
+    "fleet": {"delivery", "config", "vocabulary"},
 }
 # package -> third-party top-level modules it must not import
 FORBIDDEN_LIBS: dict[str, set[str]] = {

@@ -18,6 +18,7 @@ from edge import __version__
 # Each module has register(subparsers); order is the order `dwell --help` lists them.
 COMMAND_MODULES = [
     "run", "replay", "record", "watch", "models", "config", "demo", "bench", "bridge", "zones",
+    "collect",
 ]
 
 log = logging.getLogger("dwell")

@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edge.config.collect import CollectConfig
 from edge.config.environment import EnvSetting, read_environment, setting_for
 from edge.config.mqtt import MqttConfig, NtfyConfig
 from edge.config.sections import (
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     zones: list[Zone] = Field(default_factory=list)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ntfy: NtfyConfig = Field(default_factory=NtfyConfig)
+    collect: CollectConfig = Field(default_factory=CollectConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
     @model_validator(mode="after")
@@ -183,4 +185,6 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json", by_alias=True)
     if settings.mqtt.password is not None:
         data["mqtt"]["password"] = "********"
+    if settings.collect.database_url is not None:
+        data["collect"]["database_url"] = "********"
     return data
