@@ -122,7 +122,8 @@ def test_a_shop_cannot_write_as_another_and_foreign_records_are_not_stored(
     assert chain.count("SELECT count(*) FROM dwell_record WHERE id = 'forged-1'") == 0
 
 
-def test_a_collector_killed_and_restarted_loses_and_duplicates_nothing(chain: Chain, tmp_path: Path) -> None:
+def test_a_collector_killed_and_restarted_loses_and_duplicates_nothing(
+        chain: Chain, tmp_path: Path) -> None:
     before = chain.count()
     replay(chain, "shop2", tmp_path / "late.jsonl", start="2026-05-03T10:00")
     chain.stop_collector("a", signal.SIGKILL)  # whatever it held uncommitted stays unacked
