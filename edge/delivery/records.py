@@ -8,7 +8,8 @@ ids, times, counts and zone names: no boxes, no trails, nothing about how anyone
 
 Each record has a stable ``id``: the store and camera, the sensor's run id, the record kind
 and what makes it unique within the run (a visitor's visit, a ping's id), so a resend after a
-reconnect or a restart is stored once at the centre. Payloads are JSON objects, schema 1 (docs/fleet.md).
+reconnect or a restart is stored once at the centre. Payloads are JSON objects, schema 1
+(docs/fleet.md).
 """
 
 from __future__ import annotations
