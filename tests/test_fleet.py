@@ -132,3 +132,29 @@ def test_a_collector_killed_and_restarted_loses_and_duplicates_nothing(
     chain.start_collector("a")  # systemd would restart it: its session gets them again
     wait_for(lambda: chain.count() >= expected, 30, "every record stored")
     assert chain.count() == expected
+
+
+def test_export_gives_the_hourly_rollup_per_shop(chain: Chain) -> None:
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "--config",
+                             str(chain.collector_config()), "collect", "--export", "-",
+                             "--days", "100000"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("store,camera,hour,visits,staff_visits,dwell_s_mean")
+    assert {line.split(",")[0] for line in lines[1:]} == set(STORES)
+
+
+@pytest.mark.parametrize("env, code, words", [
+    ({}, 2, "collect.database_url is not set"),
+    ({"DWELL_COLLECT__DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, 1,
+     "cannot connect to the database:"),
+])
+def test_a_missing_or_unreachable_database_is_one_line(tmp_path: Path, env: dict[str, str],
+                                                       code: int, words: str) -> None:
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DWELL_")}
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "collect"], cwd=tmp_path,
+                            env={**clean, **env}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == code and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

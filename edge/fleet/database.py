@@ -133,3 +133,20 @@ def _hourly_values(rec: Accepted) -> dict[str, Any]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+EXPORT_COLUMNS = ("store", "camera", "hour", "visits", "staff_visits", "dwell_s_mean",
+                  "entered", "exited", "pings", "acks", "ack_s_mean", "attended",
+                  "attended_s_mean", "held")
+
+
+def hourly_rows(conn: Any, days: int) -> list[tuple[Any, ...]]:
+    """The roll-up of the last ``days`` days, per shop, camera and UTC hour (EXPORT_COLUMNS)."""
+    return list(conn.execute(
+        "SELECT store, camera, hour, visits, staff_visits, "
+        "CASE WHEN visits > 0 THEN round((dwell_s_sum / visits)::numeric, 1) END, "
+        "entered, exited, pings, acks, "
+        "CASE WHEN acks > 0 THEN round((ack_s_sum / acks)::numeric, 1) END, attended, "
+        "CASE WHEN attended > 0 THEN round((attended_s_sum / attended)::numeric, 1) END, held "
+        "FROM dwell_hourly WHERE hour >= now() - make_interval(days => %s) "
+        "ORDER BY store, camera, hour", (days,)).fetchall())
