@@ -158,3 +158,17 @@ def test_a_missing_or_unreachable_database_is_one_line(tmp_path: Path, env: dict
                             env={**clean, **env}, capture_output=True, text=True, timeout=60)
     assert result.returncode == code and words in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_grafana_dashboard_queries_run_on_the_schema(chain: Chain) -> None:
+    import re
+
+    dashboard = json.loads((Path(__file__).resolve().parent.parent / "deploy" / "grafana" /
+                            "dwell-chain.json").read_text())
+    queries = [t["rawSql"] for p in dashboard["panels"] for t in p["targets"]]
+    queries.append(dashboard["templating"]["list"][0]["query"])
+    for sql in queries:  # Grafana's macros, as it would expand them
+        sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 > now() - interval '100 years'", sql)
+        rows = chain.query(sql.replace("($store)", "('shop1', 'shop2')"))
+        assert isinstance(rows, list)
+    assert chain.query("SELECT count(*) FROM dwell_hourly")[0][0] > 0
