@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,16 +123,20 @@ def test_a_shop_cannot_write_as_another_and_foreign_records_are_not_stored(
     assert chain.count("SELECT count(*) FROM dwell_record WHERE id = 'forged-1'") == 0
 
 
-def test_a_collector_killed_and_restarted_loses_and_duplicates_nothing(
+def test_a_killed_collector_loses_nothing_and_the_survivor_takes_its_share(
         chain: Chain, tmp_path: Path) -> None:
     before = chain.count()
+    chain.stop_collector("a", signal.SIGKILL)  # not restarted: b drains a's session
     replay(chain, "shop2", tmp_path / "late.jsonl", start="2026-05-03T10:00")
-    chain.stop_collector("a", signal.SIGKILL)  # whatever it held uncommitted stays unacked
     made = kinds(tmp_path / "late.jsonl")
     expected = before + made["visit_end"] + made["ping"] + made["held"]
-    chain.start_collector("a")  # systemd would restart it: its session gets them again
+    started = time.monotonic()
     wait_for(lambda: chain.count() >= expected, 30, "every record stored")
-    assert chain.count() == expected
+    took = time.monotonic() - started
+    chain.start_collector("a")
+    assert chain.count() == expected and took < 5.0, took
+    drained = (chain.workdir / "collector-b.log").read_text()
+    assert "collector collector-a is offline: took over its session" in drained
 
 
 def test_export_gives_the_hourly_rollup_per_shop(chain: Chain) -> None:

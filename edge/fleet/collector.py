@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ import paho.mqtt.client as mqtt
 from edge.config.settings import Settings
 from edge.delivery.mqtt import make_client, session_properties
 from edge.fleet.database import DatabaseError, connect, migrate, store
+from edge.fleet.peers import announce, drain, presence_topic
 from edge.fleet.validate import Accepted, RecordRefused, accept
 
 log = logging.getLogger("dwell.collect")
@@ -39,11 +41,9 @@ log = logging.getLogger("dwell.collect")
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    mid: int
-    qos: int
     topic: str
     payload: bytes
-    generation: int  # which connection it came in on
+    ack: Callable[[], None]  # PUBACK on the connection it came in on (a no-op after a reconnect)
 
 
 class Collector:
@@ -65,7 +65,11 @@ class Collector:
         self._queue: queue.Queue[Incoming] = queue.Queue()
         self._generation = 0
         self._stop = threading.Event()
+        self.presence = presence_topic(settings.mqtt.topic_prefix, cfg.group, self.client_id)
+        self._peers = presence_topic(settings.mqtt.topic_prefix, cfg.group)
+        self._draining: set[str] = set()
         self.client = make_client(settings.mqtt, self.client_id, manual_ack=True)
+        announce(self.client, self.presence)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
 
@@ -84,13 +88,47 @@ class Collector:
                       self.mqtt_cfg.port, reason)
             return
         self._generation += 1
-        client.subscribe(self.topic, qos=1)
+        client.publish(self.presence, b"online", qos=1, retain=True)
+        client.subscribe([(self.topic, 1), (self._peers, 1)])
         log.info("collecting %s from %s:%s as %s", self.topic, self.mqtt_cfg.host,
                  self.mqtt_cfg.port, self.client_id)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(Incoming(msg.mid, msg.qos, msg.topic, bytes(msg.payload),
-                                 self._generation))
+        generation, mid, qos = self._generation, msg.mid, msg.qos
+        if not msg.topic.endswith("/events"):
+            self._on_peer(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
+            client.ack(mid, qos)
+            return
+
+        def ack() -> None:
+            if generation == self._generation:
+                client.ack(mid, qos)
+
+        self.submit(Incoming(msg.topic, bytes(msg.payload), ack))
+
+    def _on_peer(self, peer: str, state: bytes) -> None:
+        """A peer's presence: when one went offline, drain its session (edge/fleet/peers.py)."""
+        if peer == self.client_id or state != b"offline" or peer in self._draining:
+            return
+        self._draining.add(peer)
+        threading.Thread(target=self._drain, args=(peer,), name=f"drain-{peer}",
+                         daemon=True).start()
+
+    def _drain(self, peer: str) -> None:
+        try:
+            got = drain(self.mqtt_cfg, peer, self.topic, self.cfg.session_expiry_s,
+                        lambda topic, payload, ack: self.submit(Incoming(topic, payload, ack)))
+            self.counts["drained"] += got
+            log.info("collector %s is offline: took over its session, %d event(s) from it",
+                     peer, got)
+        except Exception:  # a failed drain leaves the session to its owner's return
+            log.exception("draining the session of collector %s failed", peer)
+        finally:
+            self._draining.discard(peer)
+
+    def submit(self, item: Incoming) -> None:
+        """Queues a message for the writer (also used by peers.drain for a dead peer's)."""
+        self._queue.put(item)
 
     # -- the writer thread ------------------------------------------------------------------
 
@@ -112,7 +150,12 @@ class Collector:
         self._stop.set()
 
     def close(self) -> None:
+        """Stops for good: says "offline" first, so a peer drains what the broker still
+        queues for this session (a restart takes the session back from it)."""
         self._stop.set()
+        with contextlib.suppress(RuntimeError, ValueError):  # not connected: the will says it
+            self.client.publish(self.presence, b"offline", qos=1, retain=True
+                                ).wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
         self.db.close()
@@ -143,8 +186,7 @@ class Collector:
         self.counts["stored"] += new
         self.counts["duplicate"] += len(accepted) - new
         for item in batch:  # committed (or refused): now the broker may forget them
-            if item.generation == self._generation:
-                self.client.ack(item.mid, item.qos)
+            item.ack()
 
     def _store_until_done(self, records: list[Accepted]) -> int | None:
         """Stores the batch, retrying while the database is away; a record the database
