@@ -141,7 +141,8 @@ class Chain:
         import psycopg
 
         with psycopg.connect(self.db.url, autocommit=True) as conn:
-            return list(conn.execute(sql, args).fetchall())
+            cur = conn.execute(sql, args)
+            return list(cur.fetchall()) if cur.description is not None else []
 
     def count(self, sql: str = "SELECT count(*) FROM dwell_record", *args: Any) -> int:
         try:

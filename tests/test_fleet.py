@@ -174,6 +174,20 @@ def test_the_grafana_dashboard_queries_run_on_the_schema(chain: Chain) -> None:
     queries.append(dashboard["templating"]["list"][0]["query"])
     for sql in queries:  # Grafana's macros, as it would expand them
         sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 > now() - interval '100 years'", sql)
-        rows = chain.query(sql.replace("($store)", "('shop1', 'shop2')"))
-        assert isinstance(rows, list)
-    assert chain.query("SELECT count(*) FROM dwell_hourly")[0][0] > 0
+        chain.query(sql.replace("($store)", "('shop1', 'shop2')"))  # raises on a bad query
+
+
+def test_a_database_that_refuses_the_schema_is_one_line(chain: Chain, tmp_path: Path) -> None:
+    if not chain.query("SELECT 1 FROM pg_roles WHERE rolname = 'weak'"):
+        chain.query("CREATE ROLE weak LOGIN")
+    url = chain.db.url.replace("postgres@", "weak@")  # no CREATE on schema public (PG 15+)
+    chain.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DWELL_")}
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "collect", "--migrate-only"],
+                            cwd=tmp_path, env={**clean, "DWELL_COLLECT__DATABASE_URL": url},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "the database refused the schema: permission denied" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
