@@ -32,13 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.config.mqtt import MqttConfig  # noqa: E402
-from edge.config.settings import Settings  # noqa: E402
-from edge.delivery.publisher import sensor_publisher  # noqa: E402
-from edge.delivery.records import RecordMaker  # noqa: E402
-from edge.vocabulary.events import Event  # noqa: E402
-from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE  # noqa: E402
-from tests.fleet_parts import Chain, wait_for  # noqa: E402
+from edge.config.mqtt import MqttConfig
+from edge.config.settings import Settings
+from edge.delivery.publisher import sensor_publisher
+from edge.delivery.records import RecordMaker
+from edge.vocabulary.events import Event
+from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE
+from tests.fleet_parts import Chain, wait_for
 
 KILL_AT, RESTART_AFTER, CENTRE_DOWN_AT, CENTRE_DOWN_S, DB_RESTART_AT = 20, 10, 50, 60, 140
 
@@ -87,7 +87,9 @@ def cpu_s(pid: int) -> float:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
