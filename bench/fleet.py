@@ -64,6 +64,7 @@ class Shop(threading.Thread):
                                             keepalive_s=10))
         self.publisher = sensor_publisher(settings, lambda ack: None)
         self.made: list[str] = []
+        self.made_at: dict[str, float] = {}
 
     def run(self) -> None:
         rounds = 0
@@ -77,6 +78,7 @@ class Shop(threading.Thread):
                 for record in maker.records(ev):
                     self.publisher.publish_record(record)
                     self.made.append(record.id)
+                    self.made_at[record.id] = time.time()
             rounds += 1
 
 
@@ -97,6 +99,10 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=50)
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=200.0)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="run in DIR (must not exist) and keep the logs there")
+    parser.add_argument("--wait", type=float, default=300.0,
+                        help="longest wait for the backlog after the shops stop")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="multiply the fault timeline (0.25: a quick smoke run)")
     args = parser.parse_args()
@@ -106,7 +112,8 @@ def main() -> None:
                                       DB_RESTART_AT))
     events = golden_events()
     with tempfile.TemporaryDirectory() as tmp:
-        chain = Chain(Path(tmp), [f"s{i:02d}" for i in range(args.shops)])
+        workdir = args.keep or Path(tmp)
+        chain = Chain(workdir, [f"s{i:02d}" for i in range(args.shops)])
         try:
             run(chain, events, args)
         finally:
@@ -130,7 +137,10 @@ def run(chain: Chain, events: list[Event], args: argparse.Namespace) -> None:
         shop.join()
     made = {rid for shop in shops for rid in shop.made}
     waited = time.monotonic()
-    wait_for(lambda: chain.count() >= len(made), 600, "the backlog stored")
+    try:
+        wait_for(lambda: chain.count() >= len(made), args.wait, "the backlog stored")
+    except TimeoutError:
+        print("backlog not stored in time: see 'lost' below", file=sys.stderr)
     drained_s = time.monotonic() - waited
     for name, proc in chain.collectors.items():
         cpu[name] += cpu_s(proc.pid)
@@ -184,6 +194,11 @@ def report(chain: Chain, shops: list[Shop], made: set[str], t0: float,
                          "FROM dwell_hourly")
     duration = args.seconds
     total_cpu = sum(cpu.values())
+    missing = sorted(made - stored)
+    if missing:  # where the lost ones come from: shop, kind, when made (from the start)
+        made_at = {rid: at for shop in shops for rid, at in shop.made_at.items()}
+        print("lost, first 20:", [(rid, round(made_at[rid] - t0, 1)) for rid in missing[:20]],
+              file=sys.stderr)
     print(json.dumps({
         "shops": len(shops), "speed": args.speed, "seconds": duration,
         "records_made": len(made), "records_stored": len(stored & made),

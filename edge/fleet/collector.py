@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt
 from edge.config.settings import Settings
 from edge.delivery.mqtt import make_client, session_properties
 from edge.fleet.database import DatabaseError, connect, migrate, store
-from edge.fleet.peers import announce, drain, presence_topic
+from edge.fleet.peers import PeerWatch, announce, presence_topic
 from edge.fleet.validate import Accepted, RecordRefused, accept
 
 log = logging.getLogger("dwell.collect")
@@ -67,9 +67,16 @@ class Collector:
         self._stop = threading.Event()
         self.presence = presence_topic(settings.mqtt.topic_prefix, cfg.group, self.client_id)
         self._peers = presence_topic(settings.mqtt.topic_prefix, cfg.group)
-        self._draining: set[str] = set()
         self.client = make_client(settings.mqtt, self.client_id, manual_ack=True)
         announce(self.client, self.presence)
+        self.peers = PeerWatch(
+            settings.mqtt, self.client_id, [self.topic, self._peers], cfg.session_expiry_s,
+            submit=lambda topic, payload, ack: self.submit(Incoming(topic, payload, ack)),
+            beat=lambda: self.client.publish(self.presence, b"online", qos=0, retain=True),
+            connected=self.client.is_connected, counts=self.counts,
+            forget=lambda peer: self.client.publish(
+                presence_topic(settings.mqtt.topic_prefix, cfg.group, peer), b"", qos=1,
+                retain=True))
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
 
@@ -80,6 +87,7 @@ class Collector:
                                   self.mqtt_cfg.keepalive_s, clean_start=False,
                                   properties=session_properties(self.cfg.session_expiry_s))
         self.client.loop_start()
+        self.peers.start(self._stop)
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     props: Any) -> None:
@@ -88,6 +96,7 @@ class Collector:
                       self.mqtt_cfg.port, reason)
             return
         self._generation += 1
+        self.peers.connected()
         client.publish(self.presence, b"online", qos=1, retain=True)
         client.subscribe([(self.topic, 1), (self._peers, 1)])
         log.info("collecting %s from %s:%s as %s", self.topic, self.mqtt_cfg.host,
@@ -96,7 +105,7 @@ class Collector:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         generation, mid, qos = self._generation, msg.mid, msg.qos
         if not msg.topic.endswith("/events"):
-            self._on_peer(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
+            self.peers.heard(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
             client.ack(mid, qos)
             return
 
@@ -105,26 +114,6 @@ class Collector:
                 client.ack(mid, qos)
 
         self.submit(Incoming(msg.topic, bytes(msg.payload), ack))
-
-    def _on_peer(self, peer: str, state: bytes) -> None:
-        """A peer's presence: when one went offline, drain its session (edge/fleet/peers.py)."""
-        if peer == self.client_id or state != b"offline" or peer in self._draining:
-            return
-        self._draining.add(peer)
-        threading.Thread(target=self._drain, args=(peer,), name=f"drain-{peer}",
-                         daemon=True).start()
-
-    def _drain(self, peer: str) -> None:
-        try:
-            got = drain(self.mqtt_cfg, peer, self.topic, self.cfg.session_expiry_s,
-                        lambda topic, payload, ack: self.submit(Incoming(topic, payload, ack)))
-            self.counts["drained"] += got
-            log.info("collector %s is offline: took over its session, %d event(s) from it",
-                     peer, got)
-        except Exception:  # a failed drain leaves the session to its owner's return
-            log.exception("draining the session of collector %s failed", peer)
-        finally:
-            self._draining.discard(peer)
 
     def submit(self, item: Incoming) -> None:
         """Queues a message for the writer (also used by peers.drain for a dead peer's)."""
@@ -196,9 +185,12 @@ class Collector:
         while not self._stop.is_set():
             try:
                 return store(self.db, records)
+            except psycopg.errors.TransactionRollback as exc:  # a deadlock, serialization
+                self.counts["transaction_retries"] += 1      # (the database is fine)
+                log.info("transaction rolled back (%s): retrying", exc.sqlstate)
             except psycopg.OperationalError as exc:
                 self.counts["database_retries"] += 1
-                log.warning("database unavailable (%s): retrying in %.0f s",
+                log.warning("database unavailable (%s): retrying in %.1f s",
                             str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
                             self.cfg.retry_s)
                 self._reconnect_db()

@@ -98,8 +98,11 @@ def store(conn: Any, records: Sequence[Accepted]) -> int:
     from psycopg.types.json import Jsonb
 
     new = 0
+    # one lock order for every collector: two batches touching the same hours cannot deadlock
+    ordered = sorted(records, key=lambda r: (r.store, r.camera, r.at.replace(
+        minute=0, second=0, microsecond=0), r.id))
     with conn.transaction():
-        for rec in records:
+        for rec in ordered:
             row = conn.execute(
                 "INSERT INTO dwell_record (id, kind, store, camera, at, payload) "
                 "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
