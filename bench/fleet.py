@@ -32,10 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.linkcut import LinkCut
 from edge.config.mqtt import MqttConfig
 from edge.config.settings import Settings
 from edge.delivery.publisher import sensor_publisher
 from edge.delivery.records import RecordMaker
+from edge.demo.mosquitto import free_port
 from edge.vocabulary.events import Event
 from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE
 from tests.fleet_parts import Chain, wait_for
@@ -113,7 +115,15 @@ def main() -> None:
     events = golden_events()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep or Path(tmp)
-        chain = Chain(workdir, [f"s{i:02d}" for i in range(args.shops)])
+        link = LinkCut(free_port())
+
+        def relay_to(port: int) -> None:
+            link.target = port
+            link.start()
+
+        chain = Chain(workdir, [f"s{i:02d}" for i in range(args.shops)], link_port=link.port,
+                      on_central=relay_to)
+        chain.link = link  # type: ignore[attr-defined]
         try:
             run(chain, events, args)
         finally:
@@ -165,10 +175,10 @@ def timeline(chain: Chain, t0: float, cpu: dict[str, float], seconds: float
     faults["collector killed"] = (killed, time.time())
     at(CENTRE_DOWN_AT)
     down = time.time()
-    chain.central.stop()
+    chain.link.cut()  # type: ignore[attr-defined]
     at(CENTRE_DOWN_AT + CENTRE_DOWN_S)
-    chain.central.start()
-    faults["centre down"] = (down, time.time())
+    chain.link.restore()  # type: ignore[attr-defined]
+    faults["bridges down"] = (down, time.time())
     at(DB_RESTART_AT)
     restart = time.time()
     chain.db.restart()

@@ -34,6 +34,8 @@ def shop_password(store: str) -> str:
 class Chain:
     workdir: Path
     stores: list[str]
+    link_port: int | None = None  # shops' bridges connect here (a proxy that can cut the line)
+    on_central: Any = None  # called with the central broker's port once it listens
     central: Mosquitto = field(init=False)
     shops: dict[str, Mosquitto] = field(default_factory=dict)
     db: Postgres = field(init=False)
@@ -48,6 +50,8 @@ class Chain:
         self.central = Mosquitto(self._dir("central"), anonymous=False)
         self.central.extra_config = self._central_config()
         self.central.start()
+        if self.on_central is not None:
+            self.on_central(self.central.port)
         for store in self.stores:
             shop = Mosquitto(self._dir(f"shop-{store}"))
             shop.extra_config = self.bridge_config(store)
@@ -81,7 +85,7 @@ class Chain:
     def bridge_config(self, store: str) -> str:
         """The shipped shop-side bridge with this chain's address, CA and login."""
         swaps = {
-            "address ": f"address localhost:{self.central.port}",
+            "address ": f"address localhost:{self.link_port or self.central.port}",
             "bridge_cafile ": f"bridge_cafile {self.ca}",
             "remote_clientid ": f"remote_clientid dwell-bridge-{store}",
             "remote_username ": f"remote_username {store}",
