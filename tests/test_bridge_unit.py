@@ -1,5 +1,6 @@
-"""deploy/systemd/dwell-bridge-ntfy.service: hardened like dwell.service, checked the same way
-(systemd-analyze verify and offline security), and its ExecStart is a command dwell accepts."""
+"""deploy/systemd/dwell-bridge-ntfy.service and dwell-collect.service: hardened like
+dwell.service, checked the same way (systemd-analyze verify and offline security), and their
+ExecStart is a command dwell accepts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from edge.cli.main import build_parser
 from tests.conftest import REPO
 
 UNIT = REPO / "deploy" / "systemd" / "dwell-bridge-ntfy.service"
+COLLECT_UNIT = REPO / "deploy" / "systemd" / "dwell-collect.service"
 SENSOR_UNIT = REPO / "deploy" / "systemd" / "dwell.service"
 
 
@@ -51,10 +53,23 @@ def test_unit_is_hardened_and_starts_the_bridge() -> None:
     assert (args.command, args.kind, args.config) == ("bridge", "ntfy", "/etc/dwell/dwell.toml")
 
 
-def test_unit_verifies_and_is_no_more_exposed_than_the_sensor(tmp_path: Path) -> None:
+def test_collector_unit_is_hardened_and_starts_the_collector() -> None:
+    text = COLLECT_UNIT.read_text()
+    for line in ["DynamicUser=yes", "ProtectSystem=strict", "PrivateDevices=yes",
+                 "CapabilityBoundingSet=\n", "NoNewPrivileges=yes", "Restart=on-failure",
+                 "RestartPreventExitStatus=2", "StateDirectory=dwell-collect"]:
+        assert line in text, line
+    (exec_start,) = re.findall(r"^ExecStart=(.*)$", text, re.M)
+    args = build_parser().parse_args(shlex.split(exec_start)[1:])
+    assert (args.command, args.config) == ("collect", "/etc/dwell/collect.toml")
+
+
+@pytest.mark.parametrize("unit_file", [UNIT, COLLECT_UNIT], ids=lambda p: p.stem)
+def test_unit_verifies_and_is_no_more_exposed_than_the_sensor(tmp_path: Path,
+                                                              unit_file: Path) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
-    unit = for_this_machine(UNIT, tmp_path)
+    unit = for_this_machine(unit_file, tmp_path)
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
                             text=True, timeout=60)
     assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr

@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str] | None] = {
     "bridges": {"delivery", "config", "vocabulary"},
     # the owner's console: shows what the stages decided, never drives a camera itself
     "console": {"config", "vocabulary", "offline", "behaviour", "delivery"},
+    "fleet": {"delivery", "config", "vocabulary"},
 }
 # package -> third-party top-level modules it must not import
 FORBIDDEN_LIBS: dict[str, set[str]] = {

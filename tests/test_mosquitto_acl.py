@@ -65,6 +65,8 @@ def pub_reason(broker: Mosquitto, user: str, topic: str) -> int:
     ("sensor-shop-entrance", "dwell/shop/entrance/ping", True),
     ("sensor-shop-entrance", "dwell/shop/entrance/status", True),
     ("sensor-shop-entrance", "dwell/shop/entrance/stats", True),
+    ("sensor-shop-entrance", "dwell/shop/entrance/events", True),
+    ("sensor-shop-entrance", "dwell/other/entrance/events", False),  # records as another shop
     ("sensor-shop-entrance", "homeassistant/sensor/dwell_shop_entrance/status/config", True),
     ("sensor-shop-entrance", "dwell/shop/backdoor/ping", False),  # another camera's topic
     ("sensor-shop-entrance", "dwell/shop/entrance/ack", False),  # forging an answer

@@ -19,6 +19,7 @@ from edge import __version__
 COMMAND_MODULES = [
     "run", "replay", "record", "watch", "models", "config", "demo", "bench", "bridge", "zones",
     "console",
+    "collect",
 ]
 
 log = logging.getLogger("dwell")

@@ -98,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     publisher = _publisher(settings) if args.publish else None
     try:
         summary = replay(args.input, settings, out=args.out, fps=args.fps, size=args.size,
-                         start=args.start, speed=args.speed, on_event=_explainer(args.explain),
+                         start=args.start, speed=args.speed,
+                         on_event=_sinks(_explainer(args.explain),
+                                         _recorder(args, settings, publisher)),
                          on_ping=publisher.publish if publisher is not None else None)
     except ValueError as exc:  # a malformed input (InputError), or zones without a frame size
         raise CommandError(str(exc), EXIT_USAGE) from None
@@ -116,6 +118,39 @@ def run(args: argparse.Namespace) -> int:
         summary.plot(args.plot)
         print(f"plot: {args.plot}")
     return EXIT_OK
+
+
+def _sinks(*sinks: Callable[[Event], None] | None) -> Callable[[Event], None] | None:
+    chosen = [sink for sink in sinks if sink is not None]
+    if len(chosen) < 2:
+        return chosen[0] if chosen else None
+
+    def on_event(ev: Event) -> None:
+        for sink in chosen:
+            sink(ev)
+
+    return on_event
+
+
+def _recorder(args: argparse.Namespace, settings: Settings,
+              publisher: MqttPublisher | None) -> Callable[[Event], None] | None:
+    """With --publish and ``mqtt.events``: the replay's finished records too, timed from
+    --start (else now). Their ids name the input and the start, so publishing the same replay
+    with the same --start again is stored once at the centre."""
+    if publisher is None or not settings.mqtt.events:
+        return None
+    from edge.delivery.records import RecordMaker
+    from edge.offline.replay import input_seed
+
+    base = (args.start or datetime.now()).timestamp()
+    run_id = f"replay-{input_seed(args.input)}-{int(base)}"
+    maker = RecordMaker(settings.store, settings.camera, run_id, lambda t: base + t)
+
+    def on_event(ev: Event) -> None:
+        for record in maker.records(ev):
+            publisher.publish_record(record)
+
+    return on_event
 
 
 def _explainer(explain: bool) -> Callable[[Event], None] | None:

@@ -53,6 +53,19 @@ class MqttConfig(Section):
         description="A ping not delivered within this many seconds is dropped, never sent "
         "late. Longer reaches a watch that was briefly away; shorter never shows stale news.",
     )
+    events: bool = Field(
+        False,
+        description="Publish finished records (visits, pings, acks, holds) on "
+        "<topic_prefix>/<store>/<camera>/events for a chain's central database (docs/fleet.md). "
+        "They wait in the outbox until the broker confirms them, however long that takes. Off "
+        "for a single shop: nothing reads them there.",
+    )
+    events_max: int = Field(
+        50_000, ge=100, le=10_000_000,
+        description="Most records kept in the outbox while the broker is away (~300 bytes "
+        "each on disk). When full, records of held pings go first, then the oldest. Higher "
+        "survives a longer outage at the centre's end of the line at the cost of disk space.",
+    )
     language: Literal["en", "de"] = Field("en", description="Language of ping titles/messages.")
     client_id: str | None = Field(
         None, min_length=1, max_length=64,

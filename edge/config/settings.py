@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from edge.config.collect import CollectConfig
 from edge.config.console import ConsoleConfig, RecordConfig
 from edge.config.environment import EnvSetting, read_environment, setting_for
 from edge.config.mqtt import MqttConfig, NtfyConfig
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     zones: list[Zone] = Field(default_factory=list)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ntfy: NtfyConfig = Field(default_factory=NtfyConfig)
+    collect: CollectConfig = Field(default_factory=CollectConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
@@ -191,4 +193,6 @@ def masked_dict(settings: Settings) -> dict[str, Any]:
     for key in ("token", "ack_secret"):
         if data["ntfy"].get(key) is not None:
             data["ntfy"][key] = "********"
+    if settings.collect.database_url is not None:
+        data["collect"]["database_url"] = "********"
     return data

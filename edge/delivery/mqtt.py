@@ -28,7 +28,7 @@ class MqttError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """<topic_prefix>/<store>/<camera>/{ping,status,stats,ack}."""
+    """<topic_prefix>/<store>/<camera>/{ping,status,stats,ack,events}."""
 
     base: str
 
@@ -52,14 +52,20 @@ class Topics:
     def ack(self) -> str:
         return f"{self.base}/ack"
 
+    @property
+    def events(self) -> str:
+        return f"{self.base}/events"
 
-def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
+
+def make_client(cfg: MqttConfig, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
     """A paho MQTT 5 client with credentials, TLS and reconnect backoff from ``cfg``.
+    ``manual_ack``: received QoS 1 messages are acknowledged only by ``client.ack`` (the
+    collector acks after its database commit).
 
     Raises MqttError when TLS files cannot be used (missing, unreadable, not a certificate).
     """
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5)
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     if cfg.username is not None:
         password = cfg.password.get_secret_value() if cfg.password else None
         client.username_pw_set(cfg.username, password)

@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    held INTEGER NOT NULL
+);
 """
 
 
@@ -162,6 +169,40 @@ class Outbox:
             "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
             (name, by, by),
         )
+
+    # -- records for the centre (edge/delivery/records.py): no expiry, bounded by count -----
+
+    def add_record(self, rid: str, topic: str, payload: bytes, held: bool,
+                   limit: int) -> int:
+        """Queue one record (a resent id is stored once); keeps at most ``limit`` records by
+        dropping held-candidate records first, then the oldest. Returns how many it dropped
+        (also counted in ``records_dropped``)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO records (id, topic, payload, held) "
+                             "VALUES (?, ?, ?, ?)", (rid, topic, payload, int(held)))
+            over = int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]) - limit
+            if over <= 0:
+                return 0
+            self._db.execute("DELETE FROM records WHERE seq IN (SELECT seq FROM records "
+                             "ORDER BY held DESC, seq LIMIT ?)", (over,))
+            self._bump("records_dropped", over)
+        return over
+
+    def pending_records(self) -> list[tuple[str, str, bytes]]:
+        """Unconfirmed records, oldest first: (id, topic, payload)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, topic, payload FROM records ORDER BY seq"
+                                    ).fetchall()
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
+
+    def remove_record(self, rid: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM records WHERE id = ?", (rid,))
+        return cur.rowcount > 0
+
+    def records_waiting(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

@@ -56,6 +56,7 @@ from edge.delivery.status import (
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Ping
 from edge.vocabulary.interfaces import AckHandler, Publisher
+from edge.vocabulary.records import Record
 from edge.vocabulary.types import Camera
 
 log = logging.getLogger("dwell.publisher")
@@ -90,7 +91,8 @@ class MqttPublisher(Publisher):
                              clock)
         self.connection_error: str | None = None
         self._conn_lock = threading.Lock()  # held while deciding "connected -> hand to paho"
-        self._pubacks: Pubacks[str | None] = Pubacks(self._confirmed)  # mid -> ping id
+        # mid -> ("ping" | "record", id); None for status, stats and discovery
+        self._pubacks: Pubacks[tuple[str, str] | None] = Pubacks(self._confirmed)
         self._reconnect = ReconnectPolicy(cfg.reconnect_min_s, cfg.reconnect_max_s,
                                           cfg.takeover_backoff_s, clock=time.monotonic)
         self._connected = False
@@ -140,11 +142,27 @@ class MqttPublisher(Publisher):
             if self._connected:
                 self._send(entry, now)
 
+    def publish_record(self, record: Record) -> None:
+        """Queue a finished record for the centre (no expiry: it waits for the broker however
+        long it takes, within ``mqtt.events_max``); returns at once."""
+        payload = dumps(record.payload)
+        with self._conn_lock:
+            dropped = self.outbox.add_record(record.id, self.topics.events, payload,
+                                             record.held, self._cfg.events_max)
+            self.counters.records_queued += 1
+            if dropped:
+                self.counters.records_dropped += dropped
+                self._log_once(log.warning, f"the outbox holds {self._cfg.events_max} records "
+                               "(mqtt.events_max): dropping the oldest, held ones first")
+            if self._connected:
+                self._send_record(record.id, self.topics.events, payload)
+
     def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` s for the outbox to empty (connecting first if need be);
         the number of pings still unconfirmed (they stay on disk for the next start)."""
         deadline = time.monotonic() + timeout
-        while len(self.outbox) and time.monotonic() < deadline:
+        while ((len(self.outbox) or self.outbox.records_waiting())
+               and time.monotonic() < deadline):
             time.sleep(0.02)
         self._drop_expired(self._clock())
         return len(self.outbox)
@@ -257,6 +275,8 @@ class MqttPublisher(Publisher):
             for entry in pending:
                 self._send(entry, now)
                 self.counters.resent += 1
+            for rid, topic, payload in self.outbox.pending_records():
+                self._send_record(rid, topic, payload)
         log.info("connected to broker %s:%s; %d queued ping(s) sent", cfg.host, cfg.port,
                  len(pending))
 
@@ -336,17 +356,26 @@ class MqttPublisher(Publisher):
         info = self._client.publish(entry.topic, entry.payload, qos=1, retain=False,
                                     properties=expiry_properties(remaining))
         self.counters.sent += 1
-        self._pubacks.track(info.mid, entry.id)
+        self._pubacks.track(info.mid, ("ping", entry.id))
+
+    def _send_record(self, rid: str, topic: str, payload: bytes) -> None:
+        """Hand one record to paho (caller holds _conn_lock and is connected)."""
+        info = self._client.publish(topic, payload, qos=1, retain=False)
+        self._pubacks.track(info.mid, ("record", rid))
 
     def _track_status(self, mid: int) -> None:
         self._pubacks.track(mid, None)
 
-    def _confirmed(self, ping_id: str | None, reason: Any) -> None:
+    def _confirmed(self, tag: tuple[str, str] | None, reason: Any) -> None:
         code = getattr(reason, "value", 0)
-        if ping_id is None:  # status, stats, discovery
+        if tag is None:  # status, stats, discovery
             if code == NOT_AUTHORIZED:
                 self._log_once(log.error, "broker refused a status/stats message: Not "
                                "authorized (check the broker's ACL for this sensor)")
+            return
+        kind, ping_id = tag
+        if kind == "record":
+            self._record_confirmed(ping_id, code, reason)
             return
         self.outbox.remove(ping_id)
         if code == 0:
@@ -363,6 +392,15 @@ class MqttPublisher(Publisher):
         else:
             self.counters.failed += 1
             log.error("broker refused ping %s: %s", ping_id, reason)
+
+    def _record_confirmed(self, rid: str, code: int, reason: Any) -> None:
+        if code in (0, NO_MATCHING_SUBSCRIBERS):  # nobody subscribed: the bridge is down
+            self.outbox.remove_record(rid)        # or absent; the broker has it queued or not
+            self.counters.records_confirmed += 1
+            return
+        # refused: kept in the outbox (a fixed ACL gets it through at the next connect)
+        self._log_once(log.error, f"broker refused records on {self.topics.events}: {reason} "
+                       f"(the ACL must let user {self._cfg.username!r} write it)")
 
     def _drop_expired(self, now: float) -> None:
         for ping_id in self.outbox.drop_expired(now):

@@ -46,6 +46,9 @@ class DeliveryCounters:
     resent: int = 0
     acks_accepted: int = 0
     acks_refused: Counter[str] = field(default_factory=Counter)
+    records_queued: int = 0  # finished records for the centre (edge/delivery/records.py)
+    records_confirmed: int = 0
+    records_dropped: int = 0  # the outbox was full (held records go first)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k != "acks_refused"}

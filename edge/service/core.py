@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import statistics
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from edge.config.settings import Settings
+from edge.delivery.records import RecordMaker, new_run_id
 from edge.service.daycounts import DayCountsFile
 from edge.vocabulary.events import Acknowledged, Event, Held, Ping
 from edge.vocabulary.interfaces import AckHandler, Publisher
@@ -78,12 +80,20 @@ class MqttLink:
                  publisher_factory: PublisherFactory = mqtt_publisher) -> None:
         self.stats = DayStats(store=DayCountsFile(day_counts_path(settings)))
         self.publisher = publisher_factory(settings, on_ack)
+        # live: records carry the time they are made (events come out within a frame's time)
+        self.records = (RecordMaker(settings.store, settings.camera, new_run_id(),
+                                    lambda _t: time.time())
+                        if settings.mqtt.events else None)
 
     def on_event(self, ev: Event) -> None:
-        """The sink: counts every event, publishes every ping."""
+        """The sink: counts every event, publishes every ping (and, with ``mqtt.events``,
+        every finished record)."""
         self.stats.observe([ev])
         if isinstance(ev, Ping):
             self.publisher.publish(ev)
+        if self.records is not None:
+            for record in self.records.records(ev):
+                self.publisher.publish_record(record)
 
     def publish_stats(self) -> None:
         self.stats.observe([])  # roll the day over even when nothing happens

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Ping
+from edge.vocabulary.records import Record
 from edge.vocabulary.status import StatsSnapshot, StatusSnapshot
 from edge.vocabulary.types import Detections, Frame, Tracks
 
@@ -79,6 +80,11 @@ class Publisher(Protocol):
     connection_error: str | None  # why the broker is not reachable (None: connected or unknown)
 
     def publish(self, ping: Ping) -> None: ...
+
+    def publish_record(self, record: Record) -> None:
+        """A finished record for the centre; waits in the outbox like a ping, but never
+        expires (docs/fleet.md)."""
+        ...
 
     def set_status(self, snapshot: StatusSnapshot) -> None: ...
 
