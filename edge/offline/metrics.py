@@ -13,7 +13,7 @@ Inputs are per-frame mappings ``{frame: xyxy}`` (detections) or ``{frame: (ids, 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,16 +219,26 @@ def _owner_votes(g_map: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.fl
                  iou: float) -> dict[int, dict[int, int]]:
     """For each predicted id, in how many frames it was each ground-truth person."""
     votes: dict[int, dict[int, int]] = {}
-    for frame, (pi, pb) in p_map.items():
+    for _frame, p, g in _matched(g_map, p_map, iou):
+        mine = votes.setdefault(p, {})
+        mine[g] = mine.get(g, 0) + 1
+    return votes
+
+
+def _matched(g_map: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+             p_map: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+             iou: float) -> Iterator[tuple[int, int, int]]:
+    """(frame, predicted id, ground-truth id) of every one-to-one match at IoU >= ``iou``,
+    frames in order."""
+    for frame in sorted(p_map):
+        pi, pb = p_map[frame]
         gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
         if not len(gi) or not len(pi):
             continue
         overlap = iou_matrix(pb, gb)
         r, c = assign_max(np.where(overlap >= iou, overlap, 0.0))
         for p, g in zip(pi[r].tolist(), gi[c].tolist(), strict=True):
-            mine = votes.setdefault(p, {})
-            mine[g] = mine.get(g, 0) + 1
-    return votes
+            yield frame, p, g
 
 
 def owners(gt: IdFrames, pred: IdFrames, iou: float = 0.5) -> dict[int, int]:
@@ -286,15 +296,8 @@ def swaps(gt: IdFrames, pred: IdFrames, fps: float, iou: float = 0.5,
     Each swap hands one person's dwell to the other."""
     g_map, p_map = _id_frames(gt), _id_frames(pred)
     follows: dict[int, list[tuple[int, int]]] = {}  # pred id -> [(frame, gt id)]
-    for frame in sorted(p_map):
-        pi, pb = p_map[frame]
-        gi, gb = g_map.get(frame, (np.zeros(0, np.int64), np.zeros((0, 4))))
-        if not len(gi) or not len(pi):
-            continue
-        overlap = iou_matrix(pb, gb)
-        r, c = assign_max(np.where(overlap >= iou, overlap, 0.0))
-        for p, g in zip(pi[r].tolist(), gi[c].tolist(), strict=True):
-            follows.setdefault(p, []).append((frame, g))
+    for frame, p, g in _matched(g_map, p_map, iou):
+        follows.setdefault(p, []).append((frame, g))
     hold, window = max(1, round(hold_s * fps)), window_s * fps
     changes = []  # (frame, pred id, from, to)
     for p, seq in follows.items():
