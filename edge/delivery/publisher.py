@@ -45,6 +45,7 @@ from edge.delivery.mqtt import (
     set_reconnect_delay,
 )
 from edge.delivery.outbox import Entry, Outbox
+from edge.delivery.outcomes import LogOnce, Outcomes, Tag
 from edge.delivery.puback import Pubacks
 from edge.delivery.reconnect import QUICK_DROPS, QUICK_S, Drop, ReconnectPolicy
 from edge.delivery.status import (
@@ -61,8 +62,6 @@ from edge.vocabulary.types import Camera
 
 log = logging.getLogger("dwell.publisher")
 
-NO_MATCHING_SUBSCRIBERS = 16
-NOT_AUTHORIZED = 135
 
 
 class MqttPublisher(Publisher):
@@ -92,7 +91,9 @@ class MqttPublisher(Publisher):
         self.connection_error: str | None = None
         self._conn_lock = threading.Lock()  # held while deciding "connected -> hand to paho"
         # mid -> ("ping" | "record", id); None for status, stats and discovery
-        self._pubacks: Pubacks[tuple[str, str] | None] = Pubacks(self._confirmed)
+        self._log_once = LogOnce()
+        self._outcomes = Outcomes(cfg, self.topics, self.outbox, self.counters, self._log_once)
+        self._pubacks: Pubacks[Tag] = Pubacks(self._outcomes.confirmed)
         self._reconnect = ReconnectPolicy(cfg.reconnect_min_s, cfg.reconnect_max_s,
                                           cfg.takeover_backoff_s, clock=time.monotonic)
         self._connected = False
@@ -100,7 +101,6 @@ class MqttPublisher(Publisher):
         self._closing = False
         self._announcer = (Announcer(cfg, camera, self.topics, self._client, clock)
                            if role == "sensor" else None)
-        self._logged: set[str] = set()
         self._refused = False  # the last attempt ended in a CONNACK refusal (already logged)
         self._expired_base = self.outbox.counter("expired")  # expiries of earlier runs: not ours
         for entry in self.outbox.pending(clock()):  # acks may answer pings of a past run
@@ -220,17 +220,7 @@ class MqttPublisher(Publisher):
 
     def report(self) -> str:
         """One line on what became of this process's pings (for `dwell replay --publish`)."""
-        c = self.counters
-        cfg = self._cfg
-        unconfirmed = c.queued - c.confirmed - c.not_authorized - c.failed - c.expired
-        line = (f"published {c.queued} ping(s) to {cfg.host}:{cfg.port} "
-                f"({self.topics.ping}): {c.confirmed} confirmed")
-        for name, value in (("nobody subscribed", c.no_subscribers),
-                            ("not authorized", c.not_authorized), ("failed", c.failed),
-                            ("expired", c.expired), ("unconfirmed", unconfirmed)):
-            if value:
-                line += f", {value} {name}"
-        return line
+        return self._outcomes.report()
 
     def ack_median_s(self) -> float | None:
         """Median seconds from sending a ping to its first ack, as seen by the publisher."""
@@ -258,7 +248,7 @@ class MqttPublisher(Publisher):
             log.info("connected to broker %s:%s after: %s", cfg.host, cfg.port,
                      self.connection_error)
         self.connection_error = None
-        self._logged.clear()
+        self._log_once.clear()
         self._reconnect.connected()
         # paho would now resend what was in flight at the drop, with its original expiry:
         # late. The outbox resends instead, with the remaining lifetime (paho's advice for
@@ -366,55 +356,12 @@ class MqttPublisher(Publisher):
     def _track_status(self, mid: int) -> None:
         self._pubacks.track(mid, None)
 
-    def _confirmed(self, tag: tuple[str, str] | None, reason: Any) -> None:
-        code = getattr(reason, "value", 0)
-        if tag is None:  # status, stats, discovery
-            if code == NOT_AUTHORIZED:
-                self._log_once(log.error, "broker refused a status/stats message: Not "
-                               "authorized (check the broker's ACL for this sensor)")
-            return
-        kind, ping_id = tag
-        if kind == "record":
-            self._record_confirmed(ping_id, code, reason)
-            return
-        self.outbox.remove(ping_id)
-        if code == 0:
-            self.counters.confirmed += 1
-        elif code == NO_MATCHING_SUBSCRIBERS:
-            self.counters.confirmed += 1
-            self.counters.no_subscribers += 1
-            self._log_once(log.warning, "ping delivered to the broker but no watch is "
-                           "subscribed (No matching subscribers)")
-        elif code == NOT_AUTHORIZED:
-            self.counters.not_authorized += 1
-            log.error("broker refused ping %s: Not authorized — the ACL does not let user %r "
-                      "write %s", ping_id, self._cfg.username, self.topics.ping)
-        else:
-            self.counters.failed += 1
-            log.error("broker refused ping %s: %s", ping_id, reason)
-
-    def _record_confirmed(self, rid: str, code: int, reason: Any) -> None:
-        if code in (0, NO_MATCHING_SUBSCRIBERS):  # nobody subscribed: the bridge is down
-            self.outbox.remove_record(rid)        # or absent; the broker has it queued or not
-            self.counters.records_confirmed += 1
-            return
-        # refused: kept in the outbox (a fixed ACL gets it through at the next connect)
-        self._log_once(log.error, f"broker refused records on {self.topics.events}: {reason} "
-                       f"(the ACL must let user {self._cfg.username!r} write it)")
-
     def _drop_expired(self, now: float) -> None:
         for ping_id in self.outbox.drop_expired(now):
             log.warning("ping %s expired undelivered: dropped, not sent late", ping_id)
         # the outbox counts across restarts; this process reports what expired since it began
         # (pings left by a previous run that expired while it was down count here too)
         self.counters.expired = self.outbox.counter("expired") - self._expired_base
-
-    def _log_once(self, emit: Callable[..., None], message: str) -> None:
-        if message not in self._logged:
-            self._logged.add(message)
-            emit(message)
-        else:
-            log.debug(message)
 
 
 def sensor_publisher(settings: Settings, on_ack: AckHandler, *,

@@ -120,58 +120,68 @@ def drain(cfg: MqttConfig, peer_id: str, topics: list[str], expiry_s: int, submi
     ``submit(topic, payload, ack)`` hands each to the writer (``ack`` after its commit). The
     session is ended only while ``safe_to_end()`` (our own subscription is up): the group
     must never be left without a subscribed session, or the broker drops what arrives."""
-    client = make_client(cfg, peer_id, manual_ack=True)
-    state = {"last": time.monotonic(), "open": 0, "got": 0, "gone": False}
-    lock = threading.Lock()
-    connected = threading.Event()
+    drainer = _Drainer(cfg, peer_id, topics, submit)
+    drainer.client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False,
+                                 properties=session_properties(expiry_s))
+    drainer.client.loop_start()
+    try:
+        if not drainer.connected.wait(10):
+            log.warning("could not drain the session of collector %s: no connection", peer_id)
+            return 0
+        drainer.wait_empty(DRAIN_MAX_S)
+        if not drainer.gone and safe_to_end():
+            end = Properties(PacketTypes.DISCONNECT)
+            end.SessionExpiryInterval = 0  # the session ends: the broker stops queueing for it
+            drainer.client.disconnect(properties=end)
+        else:
+            drainer.client.disconnect()  # the session stays; its owner (back, or later) has it
+    finally:
+        drainer.client.loop_stop()
+    return drainer.got
 
-    def acker(mid: int, qos: int) -> Callable[[], None]:
+
+class _Drainer:
+    """A connection holding a dead peer's session: what it receives goes to the writer."""
+
+    def __init__(self, cfg: MqttConfig, peer_id: str, topics: list[str],
+                 submit: Submit) -> None:
+        self.client = make_client(cfg, peer_id, manual_ack=True)
+        self.topics, self._submit = topics, submit
+        self.last, self.open, self.got, self.gone = time.monotonic(), 0, 0, False
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+
+    def wait_empty(self, timeout: float) -> None:
+        """Until nothing is open and nothing arrived for IDLE_S (or the peer took over)."""
+        deadline = time.monotonic() + timeout
+        while not self.gone and time.monotonic() < deadline:
+            with self._lock:
+                if self.open == 0 and time.monotonic() - self.last > IDLE_S:
+                    return
+            time.sleep(0.1)
+
+    def _acker(self, mid: int, qos: int) -> Callable[[], None]:
         def ack() -> None:
-            client.ack(mid, qos)
-            with lock:
-                state["open"] -= 1
+            self.client.ack(mid, qos)
+            with self._lock:
+                self.open -= 1
         return ack
 
-    def on_message(c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, c: mqtt.Client, u: Any, msg: mqtt.MQTTMessage) -> None:
         if not msg.topic.endswith("/events"):  # the peer's presence subscription
             c.ack(msg.mid, msg.qos)
             return
-        with lock:
-            state["last"], state["open"], state["got"] = (time.monotonic(), state["open"] + 1,
-                                                          state["got"] + 1)
-        submit(msg.topic, bytes(msg.payload), acker(msg.mid, msg.qos))
+        with self._lock:
+            self.last, self.open, self.got = time.monotonic(), self.open + 1, self.got + 1
+        self._submit(msg.topic, bytes(msg.payload), self._acker(msg.mid, msg.qos))
 
-    def on_connect(c: mqtt.Client, u: Any, flags: Any, reason: Any, p: Any) -> None:
+    def _on_connect(self, c: mqtt.Client, u: Any, flags: Any, reason: Any, p: Any) -> None:
         if not reason.is_failure:
-            # no new events for this session from now on; what it holds still comes
-            c.unsubscribe(topics)
-            connected.set()
+            c.unsubscribe(self.topics)  # no new events for this session; what it holds comes
+            self.connected.set()
 
-    def on_disconnect(c: mqtt.Client, u: Any, flags: Any, reason: Any, p: Any) -> None:
-        state["gone"] = True  # the peer came back and took its session over
-
-    client.on_message, client.on_connect, client.on_disconnect = on_message, on_connect, \
-        on_disconnect
-    client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False,
-                         properties=session_properties(expiry_s))
-    client.loop_start()
-    try:
-        if not connected.wait(10):
-            log.warning("could not drain the session of collector %s: no connection", peer_id)
-            return 0
-        deadline = time.monotonic() + DRAIN_MAX_S
-        while not state["gone"] and time.monotonic() < deadline:
-            with lock:
-                done = state["open"] == 0 and time.monotonic() - state["last"] > IDLE_S
-            if done:
-                break
-            time.sleep(0.1)
-        if not state["gone"] and safe_to_end():
-            end = Properties(PacketTypes.DISCONNECT)
-            end.SessionExpiryInterval = 0  # the session ends: the broker stops queueing for it
-            client.disconnect(properties=end)
-        else:
-            client.disconnect()  # the session stays; its owner (back, or later) has it
-    finally:
-        client.loop_stop()
-    return int(state["got"])
+    def _on_disconnect(self, c: mqtt.Client, u: Any, flags: Any, reason: Any, p: Any) -> None:
+        self.gone = True  # the peer came back and took its session over
