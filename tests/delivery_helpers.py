@@ -112,12 +112,15 @@ class Collector:
         self.client.loop_stop()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0,
+               what: str = "condition not met", every_s: float = 0.02) -> None:
+    """Polls ``predicate`` every ``every_s`` until true; TimeoutError(``what``) after
+    ``timeout`` s (a costly predicate, a database query, polls less often)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.02)
+            raise TimeoutError(what)
+        time.sleep(every_s)
 
 
 def publish_raw(port: int, topic: str, *payloads: bytes, **auth: Any) -> list[Any]:

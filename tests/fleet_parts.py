@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.demo.mosquitto import Mosquitto
+from tests.delivery_helpers import wait_until
 from tests.pki import make_ca, make_leaf
 from tests.postgres import Postgres
 
@@ -196,8 +197,5 @@ def _env() -> dict[str, str]:
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.1)
+    """``wait_until`` at a pace for chain-sized checks (database queries, log files)."""
+    wait_until(predicate, timeout, what, every_s=0.1)

@@ -38,11 +38,16 @@ def for_this_machine(unit: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_unit_is_hardened_and_starts_the_bridge() -> None:
-    text = UNIT.read_text()
+@pytest.mark.parametrize("unit_file, state_dir, command", [
+    (UNIT, "dwell-bridge-ntfy", ("bridge", "ntfy", "/etc/dwell/dwell.toml")),
+    (COLLECT_UNIT, "dwell-collect", ("collect", None, "/etc/dwell/collect.toml")),
+], ids=["bridge", "collect"])
+def test_unit_is_hardened_and_starts_its_command(unit_file: Path, state_dir: str,
+                                                 command: tuple[str, str | None, str]) -> None:
+    text = unit_file.read_text()
     for line in ["DynamicUser=yes", "ProtectSystem=strict", "PrivateDevices=yes",
                  "CapabilityBoundingSet=\n", "NoNewPrivileges=yes", "Restart=on-failure",
-                 "RestartPreventExitStatus=2", "StateDirectory=dwell-bridge-ntfy"]:
+                 "RestartPreventExitStatus=2", f"StateDirectory={state_dir}"]:
         assert line in text, line
     assert re.search(r"^SystemCallFilter=@system-service", text, re.M)
     assert re.search(r"^RestrictAddressFamilies=", text, re.M)
@@ -50,18 +55,7 @@ def test_unit_is_hardened_and_starts_the_bridge() -> None:
     argv = shlex.split(exec_start)
     assert argv[0] == "/opt/dwell/venv/bin/dwell"
     args = build_parser().parse_args(argv[1:])  # a typo in the unit would exit here
-    assert (args.command, args.kind, args.config) == ("bridge", "ntfy", "/etc/dwell/dwell.toml")
-
-
-def test_collector_unit_is_hardened_and_starts_the_collector() -> None:
-    text = COLLECT_UNIT.read_text()
-    for line in ["DynamicUser=yes", "ProtectSystem=strict", "PrivateDevices=yes",
-                 "CapabilityBoundingSet=\n", "NoNewPrivileges=yes", "Restart=on-failure",
-                 "RestartPreventExitStatus=2", "StateDirectory=dwell-collect"]:
-        assert line in text, line
-    (exec_start,) = re.findall(r"^ExecStart=(.*)$", text, re.M)
-    args = build_parser().parse_args(shlex.split(exec_start)[1:])
-    assert (args.command, args.config) == ("collect", "/etc/dwell/collect.toml")
+    assert (args.command, getattr(args, "kind", None), args.config) == command
 
 
 @pytest.mark.parametrize("unit_file", [UNIT, COLLECT_UNIT], ids=lambda p: p.stem)

@@ -10,7 +10,6 @@ rare event), read by the console's HTTP threads.
 from __future__ import annotations
 
 import sqlite3
-import statistics
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from edge.delivery.status import median_or_none
 from edge.vocabulary.events import Acknowledged, Event, Ping
 
 FILE = "responses.db"
@@ -73,7 +73,7 @@ class Ledger:
 def _summary(times: list[float | None]) -> dict[str, Any]:
     answered = [t for t in times if t is not None]
     return {"live_pings": len(times), "live_acked": len(answered),
-            "live_response_median_s": round(statistics.median(answered), 1) if answered else None}
+            "live_response_median_s": median_or_none(answered, 1)}
 
 
 def merged(report: dict[str, Any], ledger: Ledger | None) -> dict[str, Any]:

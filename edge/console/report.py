@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from edge.config.settings import Settings
+from edge.delivery.status import median_or_none
 from edge.offline.replay import replay
 from edge.offline.trace import read_trace
 from edge.vocabulary.events import Acknowledged, Attended, Event, Lingering, Ping
@@ -94,22 +94,18 @@ def collect(path: Path, settings: Settings) -> tuple[Collected, Tally, float]:
     return collected, summary.counts, time.perf_counter() - began
 
 
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
-
-
 def _row(hour: str, tally: Tally, response: list[float], unanswered: int,
          staff: list[float]) -> dict[str, Any]:
     dwells = list(tally.dwells)
     return {
         "hour": hour, "visits": tally.visits, "entered": tally.entered, "exited": tally.exited,
-        "dwell_median_s": round(statistics.median(dwells), 1) if dwells else None,
+        "dwell_median_s": median_or_none(dwells, 1),
         "dwell_p90_s": _percentile(dwells, 0.9), "dwell_bins": dwell_bins(dwells),
         "pings": tally.pings_sent, "pings_by_reason": dict(sorted(tally.pings.items())),
         "held": tally.held.total(), "held_by_rule": dict(sorted(tally.held.items())),
         "acks": tally.acks,
-        "response_median_s": _median(response), "unanswered": unanswered,
-        "staff_response_median_s": _median(staff), "staff_came": len(staff),
+        "response_median_s": median_or_none(response, 1), "unanswered": unanswered,
+        "staff_response_median_s": median_or_none(staff, 1), "staff_came": len(staff),
     }
 
 
@@ -166,8 +162,7 @@ def outcome(path: Path, settings: Settings) -> dict[str, Any]:
     return {"pings": total.pings_sent, "pings_per_hour": per_hour,
             "pings_by_reason": dict(sorted(total.pings.items())),
             "dwell_when_pinged_s": dwell_pinged,
-            "dwell_when_pinged_median_s": (round(statistics.median(dwell_pinged), 1)
-                                           if dwell_pinged else None),
+            "dwell_when_pinged_median_s": median_or_none(dwell_pinged, 1),
             "held_by_rule": dict(sorted(total.held.items())),
             "lingered_never_pinged": never, "visits": total.visits,
             "seconds": round(seconds, 3)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -102,8 +103,13 @@ def stats_payload(snapshot: StatsSnapshot, delivery: DeliveryCounters | None,
     }
 
 
-def median_or_none(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def median_or_none(values: Iterable[float], ndigits: int | None = None) -> float | None:
+    """The median (rounded to ``ndigits`` when given), None for no values."""
+    values = list(values)
+    if not values:
+        return None
+    median = statistics.median(values)
+    return median if ndigits is None else round(median, ndigits)
 
 
 class StatsTicker:

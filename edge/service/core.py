@@ -9,7 +9,6 @@ processing thread; everything else here runs on the processing thread.
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from collections.abc import Callable
 from datetime import date
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from edge.config.settings import Settings
 from edge.delivery.records import RecordMaker, new_run_id
+from edge.delivery.status import median_or_none
 from edge.service.daycounts import DayCountsFile
 from edge.vocabulary.events import Acknowledged, Event, Held, Ping
 from edge.vocabulary.interfaces import AckHandler, Publisher
@@ -65,7 +65,7 @@ class DayStats:
             visitors_today=tally.visits,
             entered_today=tally.entered,
             exited_today=tally.exited,
-            dwell_median_s=statistics.median(tally.dwells) if tally.dwells else None,
+            dwell_median_s=median_or_none(tally.dwells),
             pings_today=tally.pings_sent,
             pings_by_reason=dict(tally.pings),
             acks=tally.acks,
