@@ -1,11 +1,12 @@
-"""Motion gate shrink, INTER_AREA (before) vs the cheap INTER_LINEAR for non-integer scales
-(after), in one run: median ms per frame of MotionGate.changed and whether the two gates decide
-"moving" alike on every frame.
+"""Motion gate shrink, INTER_AREA on the colour frame (before) vs the gate's own choice (after,
+edge/perception/motion.py: grey then halvings for power-of-two scales, INTER_LINEAR for
+non-integer ones), in one run: median ms per frame of MotionGate.changed and whether the two
+gates decide "moving" alike on every frame.
 
-Clips: TUD-Stadtmitte and TUD-Campus at 640x480 (640/160 is a whole scale: the gate keeps
-INTER_AREA there, shown for reference) and the same frames resized to 768x576 and 800x600
-(768/160 = 4.8 and 1000/160 = 6.25: non-integer, INTER_LINEAR) -- resized real footage,
-since the PETS 768x576 clip is not in ../shared. Also a still scene (first frame repeated).
+Clips: TUD-Stadtmitte and TUD-Campus at 640x480 (640/160 = 4: "halve") and the same frames
+resized to 480x360 (3x: "area"), 768x576 and 1000x750 (768/160 = 4.8 and 1000/160 = 6.25:
+non-integer, "linear") -- resized real footage, since the PETS 768x576 clip is not in
+../shared. Also a still scene (first frame repeated).
 
     DWELL_SHARED=/work/shared .venv/bin/python bench/motion_resize.py
 """
@@ -28,7 +29,7 @@ from edge.perception.motion import MotionGate
 SHARED = Path(os.environ.get("DWELL_SHARED",
                             Path(__file__).resolve().parents[2] / "shared")) / "footage"
 CLIPS = ["TUD-Stadtmitte", "TUD-Campus"]
-SIZES = [(640, 480), (768, 576), (1000, 750)]
+SIZES = [(640, 480), (480, 360), (768, 576), (1000, 750)]
 
 
 def frames(clip: str, size: tuple[int, int]) -> list[np.ndarray]:
@@ -44,7 +45,7 @@ def frames(clip: str, size: tuple[int, int]) -> list[np.ndarray]:
 
 def compare(images: list[np.ndarray], size: tuple[int, int]) -> tuple[float, float, int, int]:
     cfg = MotionConfig()  # type: ignore[call-arg]
-    before = MotionGate(cfg, size, interpolation=cv2.INTER_AREA)
+    before = MotionGate(cfg, size, shrink="area-colour")
     after = MotionGate(cfg, size)
     ms_b, ms_a, moving, differ = [], [], 0, 0
     for k, image in enumerate(images):
@@ -61,12 +62,12 @@ def compare(images: list[np.ndarray], size: tuple[int, int]) -> tuple[float, flo
 
 def main() -> None:
     cv2.setNumThreads(1)
-    print("clip               size       interp(after)  before ms  after ms  moving  differ")
+    print("clip               size       shrink(after)   before ms  after ms  moving  differ")
     for clip in CLIPS:
         for size in SIZES:
             images = frames(clip, size)
             gate = MotionGate(MotionConfig(), size)  # type: ignore[call-arg]
-            interp = "AREA" if gate.interpolation == cv2.INTER_AREA else "LINEAR"
+            interp = gate.shrink
             for label, seq in (("", images), (" still", [images[0]] * len(images))):
                 b, a, moving, differ = compare(seq, size)
                 print(f"{clip + label:<20} {size[0]}x{size[1]:<5} {interp:<14} {b:9.3f} "

@@ -89,3 +89,28 @@ def test_real_street_moves_and_its_first_frame_repeated_does_not() -> None:
     assert sum(moving) >= 38  # people walk through every frame of this clip
     still = MotionGate(CFG, (W, H))
     assert [still.changed(frames[0]) for _ in range(10)] == [True] + [False] * 9
+
+
+@pytest.mark.parametrize(("size", "shrink"), [((640, 480), "halve"), ((1280, 960), "halve"),
+                                              ((480, 360), "area"), ((768, 576), "linear"),
+                                              ((1280, 720), "halve"), ((1000, 750), "linear"),
+                                              ((160, 120), "halve")])
+def test_the_shrink_is_chosen_by_scale(size: tuple[int, int], shrink: str) -> None:
+    assert MotionGate(CFG, size).shrink == shrink
+
+
+@pytest.mark.parametrize("size", [(640, 480), (480, 360)])
+def test_the_cheap_shrinks_average_like_inter_area(size: tuple[int, int]) -> None:
+    """Halving (or INTER_AREA on grey) gives INTER_AREA-on-colour's small picture to within
+    2 grey levels, so the gate decides the same at a fraction of the cost."""
+    image = cv2.resize(scene(3), size, interpolation=cv2.INTER_LINEAR)
+    noisy = np.clip(image + np.random.default_rng(1).normal(0, 8, image.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    cheap = MotionGate(CFG, size)._small_grey(noisy).astype(int)
+    old = MotionGate(CFG, size, shrink="area-colour")._small_grey(noisy).astype(int)
+    assert cheap.shape == old.shape and int(np.abs(cheap - old).max()) <= 2
+
+
+def test_an_unknown_shrink_is_refused() -> None:
+    with pytest.raises(ValueError, match="motion shrink 'cubic'"):
+        MotionGate(CFG, (W, H), shrink="cubic")
