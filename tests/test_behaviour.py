@@ -151,3 +151,20 @@ def test_unmatched_prediction_does_not_move_the_visitor() -> None:
                for i in range(20)]
     frames += [(5 + i / 10, tracks([(1, 300, 400, 200, None)])) for i in range(10)]
     assert [e.t for e in run(b, frames) if e.type == "lingering"] == [5.0]
+
+
+def test_head_hints_name_who_can_count_walkers_and_staff_cannot() -> None:
+    """Perception reads yaw only where a sweep could count (edge/perception/yaw_schedule.py):
+    not for someone walking, not for staff; an unseen (predicted) person is not hinted."""
+    b = make([STAFF])
+    for i in range(20):
+        t = i / 10
+        run(b, [(t, tracks([(1, 50, 400, 200, None),        # staff: stands in the staff zone
+                            (2, 300 + 40 * i, 400, 200, None),  # walks at 0.2 h/frame
+                            (3, 500, 300, 200, None),           # stands
+                            (4, 400, 200, 200, None)],          # predicted, not seen
+                           matched=[True, True, True, False]))])
+    hints = b.head_hints
+    assert dict(zip(hints.ids.tolist(), hints.can_count.tolist(), strict=True)) == {
+        1: False, 2: False, 3: True}
+    assert hints.xyxy.shape == (3, 4)

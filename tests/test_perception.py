@@ -14,7 +14,7 @@ from edge.offline.metrics import detection_precision_recall
 from edge.perception.detector import load_detector
 from edge.perception.perceiver import Perception
 from edge.perception.sources import open_source
-from edge.vocabulary.types import Detections, Frame
+from edge.vocabulary.types import Detections, Frame, HeadHints
 from tests.conftest import model_file, shared_file
 
 W, H = 320, 240
@@ -100,26 +100,56 @@ def test_yaw_is_filled_by_the_estimator_and_nan_without_one() -> None:
     assert found is not None and math.isnan(float(found.yaw[0]))
 
 
-def test_no_yaw_is_read_for_someone_walking_as_of_the_last_frame() -> None:
-    """Sweeps made while walking never count (docs/behaviour.md), so their yaw is not read."""
-    det = CountingDetector()
-    asked: list[int] = []
+class CountingYaw(FixedYaw):
+    def __init__(self) -> None:
+        self.asked: list[int] = []
 
-    class CountingYaw(FixedYaw):
-        def estimate(self, image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.float32]
-                     ) -> npt.NDArray[np.float32]:
-            asked.append(len(xyxy))
-            return super().estimate(image, xyxy)
+    def estimate(self, image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.float32]
+                 ) -> npt.NDArray[np.float32]:
+        self.asked.append(len(xyxy))
+        return super().estimate(image, xyxy)
 
-    perception = Perception(settings().motion, (W, H), detector=det, yaw=CountingYaw())
+
+def hint(box: npt.NDArray[np.float32], visitor: int, can_count: bool) -> HeadHints:
+    return HeadHints(np.array([visitor], np.int64), box, np.array([can_count]))
+
+
+def test_no_yaw_is_read_for_someone_walking_or_staff_as_of_the_last_step() -> None:
+    """Sweeps made while walking never count and staff are never pinged about
+    (docs/behaviour.md), so their yaw is not read."""
+    yaw = CountingYaw()
+    perception = Perception(settings().motion, (W, H), detector=CountingDetector(), yaw=yaw)
     frames = moving(3)  # the detector looks at every frame
-    walker = BOX + np.float32(3)  # last frame's box of the same person, a few px away
-    far = np.array([[200, 150, 230, 230]], np.float32)  # someone else walking
-    found = perception.observe(frames[0], tracking=False, walking=walker)
-    assert found is not None and math.isnan(float(found.yaw[0])) and asked == []
-    found = perception.observe(frames[1], tracking=True, walking=far)
-    assert found is not None and found.yaw.tolist() == [25.0] and asked == [1]
-    assert (perception.yaw_runs, perception.yaw_skipped_walking) == (1, 1)
+    walker = BOX + np.float32(3)  # last step's box of the same person, a few px away
+    far = np.array([[200, 150, 230, 230]], np.float32)  # someone else
+    found = perception.observe(frames[0], tracking=False, hints=hint(walker, 4, False))
+    assert found is not None and math.isnan(float(found.yaw[0])) and yaw.asked == []
+    found = perception.observe(frames[1], tracking=True, hints=hint(far, 5, False))
+    assert found is not None and found.yaw.tolist() == [25.0] and yaw.asked == [1]
+    schedule = perception.yaw_schedule
+    assert (schedule.read, schedule.skipped_cannot_count) == (1, 1)
+
+
+def test_a_visitors_head_is_read_at_most_every_interval() -> None:
+    """At 10 fps with a 0.3 s interval the same visitor is read on frames 0, 3, 6, 9; a
+    newcomer matching no hint is read on every frame."""
+    yaw = CountingYaw()
+    perception = Perception(settings().motion, (W, H), detector=CountingDetector(), yaw=yaw,
+                            yaw_interval_s=0.3)
+    read = []
+    for frame in moving(10):
+        found = perception.observe(frame, tracking=True, hints=hint(BOX + 2, 9, True))
+        assert found is not None
+        read.append(not math.isnan(float(found.yaw[0])))
+    assert [k for k, r in enumerate(read) if r] == [0, 3, 6, 9]
+    assert perception.yaw_schedule.skipped_not_due == 6
+    newcomer = Perception(settings().motion, (W, H), detector=CountingDetector(), yaw=yaw,
+                          yaw_interval_s=0.3)
+    far = np.array([[200, 150, 230, 230]], np.float32)
+    assert all(not math.isnan(float(f.yaw[0])) for f in
+               (newcomer.observe(fr, tracking=True, hints=hint(far, 9, True))
+                for fr in moving(4)) if f is not None)
+    assert newcomer.yaw_schedule.read == 4
 
 
 def test_stage_timings_are_kept() -> None:

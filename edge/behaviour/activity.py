@@ -12,8 +12,9 @@ one ``VisitorState`` per tracker id and emits typed events (edge/vocabulary/even
   ``look_around_min_deg`` within ``policy.look_around_window_s``, each made while not walking
   (feet slower than ``walk_speed`` box heights per second): head turns on the way are
   navigation, not searching, so walking forgets the sweeps and the head's extremes so far and
-  perception need not read yaw for walkers (``walking_boxes``); yaw is the median of the last
-  three trusted readings (one misread face is not a turn); unknown yaw (NaN) is skipped;
+  perception need not read yaw for walkers, nor for staff (``head_hints``); yaw is the
+  median of the last three trusted readings (one misread face is not a turn); unknown yaw
+  (NaN) is skipped;
 - ``at_help_point``: in a help_point zone for ``help_point_s`` (crossing it does not count);
 - staff: a visit that starts in a staff zone is staff for the whole visit; a visitor with staff
   within ``staff_near`` box heights for ``attended_s`` is attended (``attended`` /
@@ -49,7 +50,7 @@ from edge.vocabulary.events import (
     VisitEnded,
     VisitStarted,
 )
-from edge.vocabulary.types import FloatArray, Tracks
+from edge.vocabulary.types import HeadHints, Tracks
 
 # Staff must be away this long before "attended" ends: a colleague stepping back to reach a
 # shelf has not left the visitor.
@@ -122,7 +123,7 @@ class Behaviour:
 
     def __init__(self, cfg: BehaviourConfig, zones: ZoneMap, cues: Cues) -> None:
         self.visitors: dict[int, VisitorState] = {}
-        self.walking_boxes: FloatArray = np.zeros((0, 4), np.float32)  # as of the last update
+        self.head_hints = HeadHints.empty()  # as of the last update
         self._links: dict[tuple[int, int], float | None] = {}  # (a<b) -> apart since
         self._maybe: dict[tuple[int, int], float] = {}  # arrived together (a<b) -> since
         self.reload(cfg, zones, cues)
@@ -148,8 +149,7 @@ class Behaviour:
         walking: list[int] = []
         if len(idx):
             walking = self._observe_all(tracks, idx, t, events, first_seen)
-        self.walking_boxes = tracks.xyxy[idx[walking]] if walking else np.zeros((0, 4),
-                                                                                np.float32)
+        self.head_hints = self._hints(tracks, idx, walking)
         if self._maybe:
             self._confirm_parties(t, events)
         if self._links:
@@ -213,6 +213,17 @@ class Behaviour:
                     self._turn(v, t, sorted(recent)[1], events)
             self._help_point(v, t, bool(helps[j]) if helps is not None else False, events)
         return walking
+
+    def _hints(self, tracks: Tracks, idx: np.ndarray, walking: list[int]) -> HeadHints:
+        """The people seen now, and whether a head sweep of theirs could count (perception
+        reads no yaw for walkers and staff)."""
+        ids = tracks.ids[idx]
+        can_count = np.ones(len(idx), bool)
+        can_count[walking] = False
+        for j, vid in enumerate(ids.tolist()):
+            if self.visitors[vid].staff:
+                can_count[j] = False
+        return HeadHints(ids, tracks.xyxy[idx], can_count)
 
     def _end(self, v: VisitorState, events: list[Event]) -> None:
         for other in v.party:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
+
+import numpy as np
 
 from edge.behaviour.activity import Behaviour, Cues
 from edge.behaviour.policy import PingIdFactory, Policy
@@ -29,7 +32,7 @@ from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Entered, Event, Exited
 from edge.vocabulary.interfaces import Tracker
 from edge.vocabulary.tally import Tally
-from edge.vocabulary.types import Detections, FloatArray
+from edge.vocabulary.types import Detections, HeadHints, Tracks
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class Pipeline:
         self.visits = Visits(settings.behaviour, self.zones, frame_size, is_staff=self._is_staff)
         self.policy = Policy(settings.policy, ping_id=ping_id, start_wall=start_wall)
         self.tracking = False
+        # the people seen in the last step, for perception: see _head_hints
+        self.head_hints = HeadHints.empty()
         self.last_t = 0.0
         self.counts = Tally()  # every event this pipeline returned
         if not self.hours_applied:
@@ -92,7 +97,9 @@ class Pipeline:
         # stands still makes no motion and must still be re-detected to be confirmed) and
         # people remembered behind a shelf (their visit ends on a frame someone looked at).
         self.tracking = len(self.tracker) > 0 or len(self.visits) > 0
-        events = self.behaviour.update(self.visits.visiting(visitors), t, self.visits.first_seen)
+        shown = self.visits.visiting(visitors)
+        events = self.behaviour.update(shown, t, self.visits.first_seen)
+        self.head_hints = self._head_hints(visitors, shown)
         if self.visits.crossings:
             events += [Entered(c.t, c.visitor) if c.entered else Exited(c.t, c.visitor)
                        for c in self.visits.crossings]
@@ -127,11 +134,18 @@ class Pipeline:
         """Visitors (not staff) whose visit has started and who are still tracked."""
         return sum(1 for v in self.behaviour.visitors.values() if v.started and not v.staff)
 
-    @property
-    def walking_boxes(self) -> FloatArray:
-        """Boxes of the people walking as of the last step: their head sweeps cannot count,
-        so perception need not read their yaw."""
-        return self.behaviour.walking_boxes
+    def _head_hints(self, visitors: Tracks, shown: Tracks) -> HeadHints:
+        """The people seen in this step, and whose head sweeps could count (behaviour's: not
+        walking, not staff; the still ones behaviour does not see: a head turn makes them a
+        visitor): perception reads yaw only for those (edge/perception/yaw_schedule.py)."""
+        hints = self.behaviour.head_hints
+        score = self.settings.tracker.new_track_score
+        if len(shown) < len(visitors):
+            still = visitors[visitors.matched & ~np.isin(visitors.ids, shown.ids)]
+            hints = HeadHints(np.concatenate([hints.ids, still.ids]),
+                              np.concatenate([hints.xyxy, still.xyxy]),
+                              np.concatenate([hints.can_count, np.ones(len(still), bool)]))
+        return replace(hints, new_track_score=score)
 
     @property
     def hours_applied(self) -> bool:

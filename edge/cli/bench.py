@@ -144,6 +144,7 @@ def bench(settings: Settings, video: str, *, threads: int = 1,
     perception = lead.sensor.perception
     assert perception is not None  # built at the first frame
     stage_ms = perception.median_stage_ms()
+    schedule = perception.yaw_schedule
     stage_ms["track"] = float(np.median(lead.decide_ms)) if lead.decide_ms else math.nan
 
     idle = Sensor(settings, frame_size=size, detector=lead.detector)
@@ -160,7 +161,8 @@ def bench(settings: Settings, video: str, *, threads: int = 1,
         "fps": _rate(n_det, lead.s_pipe),
         "idle_fps": _rate(n_idle, s_idle),
         "detector_runs": perception.detector_runs, "idle_detector_runs": idle_runs,
-        "yaw_runs": perception.yaw_runs, "yaw_skipped_walking": perception.yaw_skipped_walking,
+        "yaw_runs": schedule.read, "yaw_skipped_cannot_count": schedule.skipped_cannot_count,
+        "yaw_skipped_not_due": schedule.skipped_not_due, "yaw_interval_s": schedule.interval_s,
         "stage_ms": {k: None if math.isnan(v) else round(v, 3) for k, v in stage_ms.items()},
         "runtimes": {name: run.summary(n_det, ref) for name, run in runs.items()},
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -243,8 +245,9 @@ def _print_human(r: dict[str, Any]) -> None:
     print(f"  pipeline           {r['fps']:8.1f} fps  ({r['fps'] / r['detector_only_fps']:.2f}"
           f" x detector; detector ran on {r['detector_runs']} frames; "
           f"yaw {'on' if r['yaw'] else 'off'}, tracker {'on' if r['tracker'] else 'off'})")
-    print(f"  head yaw           {r['yaw_runs']} people read, {r['yaw_skipped_walking']} walking "
-          "skipped")
+    print(f"  head yaw           {r['yaw_runs']} people read, skipped "
+          f"{r['yaw_skipped_cannot_count']} walking or staff and {r['yaw_skipped_not_due']} "
+          f"read < {r['yaw_interval_s']} s ago")
     print(f"  still scene        {r['idle_fps']:8.1f} fps  ({r['idle_fps'] / r['fps']:.1f} x "
           f"pipeline; detector ran on {r['idle_detector_runs']} frames)")
     stages = ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}"

@@ -161,6 +161,13 @@ class YawConfig(Section):
         description="Side of the square the head region is resized to for YuNet (BlazeFace "
         "always uses 128). Larger finds smaller faces in the region at a higher CPU cost.",
     )
+    interval_s: float = Field(
+        0.2, ge=0, le=2,
+        description="Each visitor's head is read at most this often (0: on every frame the "
+        "detector looks at). A look around is sweeps of 30 degrees or more over seconds, read "
+        "as the median of three readings; longer saves CPU on busy frames but can miss a quick "
+        "glance (bench/yaw_cadence.py measures the decisions it changes).",
+    )
 
 
 class BehaviourConfig(Section):

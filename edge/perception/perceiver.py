@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edge.perception.motion import MotionGate
-from edge.vocabulary.types import Detections, FloatArray, Frame
+from edge.perception.yaw_schedule import YawSchedule
+from edge.vocabulary.types import Detections, Frame, HeadHints
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,19 +30,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGES = ("motion", "detect", "yaw")
-# A detection is the walker of the last frame when it overlaps their box this much: at 25 fps
-# a walker moves a few percent of their box width between frames.
-WALKER_IOU = 0.5
 TIMING_WINDOW = 2048  # recent samples per stage kept for medians
 
 
 class Perception:
     """One camera's perception: the motion gate (``motion``), the person ``detector``
     (edge.perception.detector.load_detector) and the head-yaw estimator ``yaw`` (``load_yaw``;
-    None: yaw stays NaN)."""
+    None: yaw stays NaN), read for each visitor at most every ``yaw_interval_s``
+    (edge/perception/yaw_schedule.py)."""
 
     def __init__(self, motion: MotionConfig, frame_size: tuple[int, int], *,
-                 detector: Detector, yaw: Any = None) -> None:
+                 detector: Detector, yaw: Any = None, yaw_interval_s: float = 0.0) -> None:
         self.detector = detector
         self.gate = MotionGate(motion, frame_size)
         self.redetect_s = motion.redetect_interval_s
@@ -50,14 +49,13 @@ class Perception:
         self.stage_ms: dict[str, deque[float]] = {s: deque(maxlen=TIMING_WINDOW) for s in STAGES}
         self.detector_runs = 0
         self.frames = 0
-        self.yaw_runs = 0  # person boxes handed to the yaw estimator
-        self.yaw_skipped_walking = 0
+        self.yaw_schedule = YawSchedule(yaw_interval_s)
 
     def observe(self, frame: Frame, tracking: bool,
-                walking: FloatArray | None = None) -> Detections | None:
-        """People in this frame, or None when the detector did not look at it. Detections
-        overlapping a ``walking`` box (IoU >= WALKER_IOU: someone walking as of the last frame)
-        get no yaw (NaN): sweeps made while walking never count (docs/behaviour.md)."""
+                hints: HeadHints | None = None) -> Detections | None:
+        """People in this frame, or None when the detector did not look at it. Yaw is NaN
+        where the schedule did not read it: walkers and staff as of the last step (``hints``),
+        and visitors read less than ``yaw_interval_s`` ago."""
         self.frames += 1
         t0 = time.perf_counter()
         moving = self.gate.changed(frame.image)
@@ -72,35 +70,18 @@ class Perception:
         self._last_detect_t = frame.t
         self.detector_runs += 1
         if self.yaw is not None and len(detections):
-            detections = detections.with_yaw(self._yaw(frame, detections.xyxy, walking))
+            wanted = self.yaw_schedule.choose(frame.t, detections.xyxy, detections.score,
+                                              hints)
+            yaw = np.full(len(detections), np.nan, np.float32)
+            if wanted.any():
+                yaw[wanted] = self.yaw.estimate(frame.image, detections.xyxy[wanted])
+            detections = detections.with_yaw(yaw)
             self.stage_ms["yaw"].append((time.perf_counter() - t2) * 1000)
         return detections
-
-    def _yaw(self, frame: Frame, xyxy: FloatArray, walking: FloatArray | None) -> FloatArray:
-        yaw = np.full(len(xyxy), np.nan, np.float32)
-        wanted = np.ones(len(xyxy), bool)
-        if walking is not None and len(walking):
-            wanted = _best_iou(xyxy, walking) < WALKER_IOU
-        self.yaw_runs += int(wanted.sum())
-        self.yaw_skipped_walking += int((~wanted).sum())
-        if wanted.any():
-            yaw[wanted] = np.asarray(self.yaw.estimate(frame.image, xyxy[wanted]), np.float32)
-        return yaw
 
     def median_stage_ms(self) -> dict[str, float]:
         """Median ms per stage over the recent frames where it ran (NaN: never ran)."""
         return {s: float(np.median(v)) if v else math.nan for s, v in self.stage_ms.items()}
-
-
-def _best_iou(a: FloatArray, b: FloatArray) -> FloatArray:
-    """For each box of ``a``, its largest IoU with any box of ``b`` (xyxy)."""
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-    return np.asarray((inter / union).max(axis=1), np.float32)
 
 
 def load_yaw(cfg: YawConfig, models_dir: Path | None = None, runtime: str = "auto") -> Any:

@@ -85,8 +85,8 @@ class Sensor:
 
             s = self.settings
             self.perception = Perception(s.motion, size, detector=self.load_detector(),
-                                         yaw=load_yaw(s.yaw, s.models_dir,
-                                                      s.detector.runtime))
+                                         yaw=load_yaw(s.yaw, s.models_dir, s.detector.runtime),
+                                         yaw_interval_s=s.yaw.interval_s)
             self._perceived = size
         return self.perception
 
@@ -117,8 +117,8 @@ class Sensor:
     def look(self, frame: Frame) -> Detections | None:
         """Perception on one frame (None: the detector did not look at it)."""
         size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
-        walking = self.pipeline.walking_boxes if self.pipeline is not None else None
-        detections = self._perception_for(size).observe(frame, self.tracking, walking)
+        hints = self.pipeline.head_hints if self.pipeline is not None else None
+        detections = self._perception_for(size).observe(frame, self.tracking, hints)
         self.start(size)
         return detections
 

@@ -126,3 +126,29 @@ class Tracks:
     def feet(self) -> FloatArray:
         """Bottom centre of each box (pixels), where zones are tested."""
         return feet_of(self.xyxy)
+
+
+@dataclass(frozen=True)
+class HeadHints:
+    """What the pipeline tells perception about the people it saw in the last step, so that
+    heads are read only where a reading can count: their visitor ``ids``, boxes (``xyxy``)
+    and ``can_count`` (False: walking or staff, whose head sweeps never count). A detection
+    that is none of them and scores below ``new_track_score`` starts no track: its yaw would
+    never be used."""
+
+    ids: IntArray
+    xyxy: FloatArray
+    can_count: BoolArray
+    new_track_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not len(self.ids) == len(self.xyxy) == len(self.can_count):
+            raise ValueError(f"HeadHints: {len(self.ids)} ids, {len(self.xyxy)} boxes, "
+                             f"{len(self.can_count)} can_count")
+
+    @classmethod
+    def empty(cls) -> HeadHints:
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, bool))
+
+    def __len__(self) -> int:
+        return len(self.ids)

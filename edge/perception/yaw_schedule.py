@@ -1,0 +1,77 @@
+"""Whose head to read on this frame: yaw only where a reading can count.
+
+The face detector is the dearest stage after the person detector, and most of its readings
+cannot change a decision:
+
+- sweeps made while walking never count as looking around, and staff are never pinged about
+  (docs/behaviour.md): their heads are not read at all;
+- a look around is several sweeps of ``look_around_min_deg`` over seconds, each read as the
+  median of three readings, so a visitor's head read every ``yaw.interval_s`` (0.2 s: five
+  times a second) sees the same sweeps as one read on every frame at 25 fps (bench/
+  yaw_cadence.py replays traces both ways and counts the decisions that differ).
+
+Who is who comes from the pipeline's last step (``HeadHints``: visitor ids and boxes): a
+detection overlapping a hinted box by IoU >= ``MATCH_IOU`` is that visitor (at 25 fps a
+walker moves a few percent of their box between frames). A detection that matches nobody is
+read when it is confident enough to start a track (a newcomer), not otherwise. Nothing here is
+kept beyond the visitor ids currently hinted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edge.vocabulary.boxes import iou_matrix
+from edge.vocabulary.types import BoolArray, FloatArray, HeadHints
+
+MATCH_IOU = 0.5
+_SLACK_S = 1e-6  # frame times are sums of 1/fps: 0.2 s later must count as 0.2 s
+
+
+class YawSchedule:
+    """Chooses, per frame, the detections whose head yaw is read; counts what it skipped."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last_read: dict[int, float] = {}  # visitor id -> when their head was last read
+        self.read = 0
+        self.skipped_cannot_count = 0  # walking or staff
+        self.skipped_not_due = 0  # read less than interval_s ago
+        self.skipped_weak = 0  # nobody's, and too weak to start a track
+
+    def choose(self, t: float, xyxy: FloatArray, score: FloatArray,
+               hints: HeadHints | None) -> BoolArray:
+        """Which of this frame's detections (``xyxy``, ``score``) to read at time ``t``."""
+        wanted = np.ones(len(xyxy), bool)
+        if hints is not None and len(xyxy):
+            matched = np.zeros(len(xyxy), bool)
+            if len(hints):
+                iou = iou_matrix(xyxy, hints.xyxy)
+                best = iou.argmax(axis=1)
+                matched = iou[np.arange(len(xyxy)), best] >= MATCH_IOU
+                for i in np.flatnonzero(matched).tolist():
+                    k = int(best[i])
+                    wanted[i] = self._due(t, int(hints.ids[k]), bool(hints.can_count[k]))
+                self._forget_all_but(hints)
+            weak = ~matched & (score < hints.new_track_score)
+            self.skipped_weak += int(weak.sum())
+            wanted &= ~weak
+        self.read += int(wanted.sum())
+        return wanted
+
+    def _due(self, t: float, visitor: int, can_count: bool) -> bool:
+        if not can_count:
+            self.skipped_cannot_count += 1
+            return False
+        if t - self._last_read.get(visitor, -math.inf) < self.interval_s - _SLACK_S:
+            self.skipped_not_due += 1
+            return False
+        self._last_read[visitor] = t
+        return True
+
+    def _forget_all_but(self, hints: HeadHints) -> None:
+        if len(self._last_read) > 2 * len(hints) + 8:  # now and then, not every frame
+            keep = set(hints.ids.tolist())
+            self._last_read = {v: t for v, t in self._last_read.items() if v in keep}
