@@ -11,7 +11,8 @@ and the largest delay of a ping.
 
 Traces: the golden trace (tests/data, 10 fps, four looking-around visitors) and seeded scenes
 (edge/offline/scenes.py) at 10 and 25 fps: visitors looking around with sweep periods of
-2-4 s and amplitudes of 35-60 degrees, browsers and walkers around them.
+2-4 s and amplitudes of 35-60 degrees (half of them with their back to the camera at first and
+no face when turned past 50 degrees), browsers and walkers around them.
 
     .venv/bin/python bench/yaw_cadence.py
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edge.config.settings import Settings, load_settings
 from edge.offline.scenes import (
     Person,
+    Yaw,
     browsing,
     looking_around,
     make_trace,
@@ -51,6 +53,17 @@ def golden() -> tuple[Settings, Frames]:
     return load_settings(data / "golden.toml"), list(frames)
 
 
+def profile_lost(yaw: Yaw, t_away: float, beyond_deg: float = 50.0) -> Yaw:
+    """No face before ``t_away`` (back to the camera) nor when turned past ``beyond_deg``
+    (a profile: the face detector finds no face there)."""
+
+    def seen(t: float) -> float | None:
+        y = yaw(t)
+        return None if t < t_away or y is None or abs(y) > beyond_deg else y
+
+    return seen
+
+
 def scene(fps: float, seed: int) -> tuple[Settings, Frames]:
     rng = np.random.default_rng(seed)
     people: list[Person] = []
@@ -58,8 +71,11 @@ def scene(fps: float, seed: int) -> tuple[Settings, Frames]:
         t0 = float(rng.uniform(0, 20))
         period = float(rng.uniform(2.0, 4.0))
         amplitude = float(rng.uniform(35, 60))
+        yaw = looking_around(t0 + 25, t0 + 45, period, amplitude)
+        if k % 2:  # half of them: back to the camera at first, no face in profile
+            yaw = profile_lost(yaw, t0 + float(rng.uniform(5, 24)))
         people.append(standing(t0, t0 + 60, 80 + 95 * k, float(rng.uniform(250, 450)),
-                               yaw=looking_around(t0 + 25, t0 + 45, period, amplitude)))
+                               yaw=yaw))
     people += [browsing(5, 80, [(150, 300), (450, 350)]), walk_through(12), walk_through(40)]
     settings = load_settings(None, policy={"space_window_s": 20.0})
     return settings, make_trace(people, 85.0, fps=fps, seed=seed)
@@ -76,6 +92,7 @@ def run(settings: Settings, frames: Frames, interval: float | None) -> tuple[lis
         if interval is not None and len(dets):
             wanted = schedule.choose(t, dets.xyxy, dets.score, sensor.pipeline.head_hints)
             dets = dets.with_yaw(np.where(wanted, dets.yaw, np.nan).astype(np.float32))
+            schedule.saw(dets.yaw)
             kept += int(wanted.sum())
         total += len(dets)
         events += sensor.step(t, dets)

@@ -191,3 +191,25 @@ def test_person_precision_and_recall_on_tud_stadtmitte() -> None:
     print(f"TUD-Stadtmitte yolox-nano@416: precision {precision:.3f} recall {recall:.3f}")
     assert precision >= 0.85
     assert recall >= 0.80
+
+
+def test_a_head_without_a_face_is_read_half_as_often() -> None:
+    """No trusted face when last read (back turned): read again after FACELESS_FACTOR
+    intervals; once a face shows, every interval again."""
+    faces = iter([math.nan, math.nan, 10.0, 12.0, 14.0])
+
+    class Turning(CountingYaw):
+        def estimate(self, image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.float32]
+                     ) -> npt.NDArray[np.float32]:
+            super().estimate(image, xyxy)
+            return np.full(len(xyxy), next(faces), np.float32)
+
+    perception = Perception(settings().motion, (W, H), detector=CountingDetector(),
+                            yaw=Turning(), yaw_interval_s=0.2)
+    read = []
+    for k, frame in enumerate(moving(12)):  # 10 fps
+        before = perception.yaw_schedule.read
+        perception.observe(frame, tracking=True, hints=hint(BOX + 2, 3, True))
+        if perception.yaw_schedule.read > before:
+            read.append(k)
+    assert read == [0, 4, 8, 10]  # no face at 0 and 4: 0.4 s waits; a face at 8: 0.2 s

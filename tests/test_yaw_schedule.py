@@ -29,7 +29,7 @@ def test_every_looker_is_still_seen_looking_around(fps: float, seed: int) -> Non
     every, _ = run(settings, frames, None)
     scheduled, read = run(settings, frames, DEFAULT)
     looks, seen = first_looks(every), first_looks(scheduled)
-    assert len(looks) == 6 and seen.keys() == looks.keys()
+    assert len(looks) >= 6 and seen.keys() == looks.keys()
     assert all(abs(seen[v] - looks[v]) <= 2.5 for v in looks)  # at most about one sweep later
     assert len(pings(scheduled)) == len(pings(every))
     assert read < (0.6 if fps == 10 else 0.25)

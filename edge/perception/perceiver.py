@@ -75,6 +75,7 @@ class Perception:
             yaw = np.full(len(detections), np.nan, np.float32)
             if wanted.any():
                 yaw[wanted] = self.yaw.estimate(frame.image, detections.xyxy[wanted])
+                self.yaw_schedule.saw(yaw)
             detections = detections.with_yaw(yaw)
             self.stage_ms["yaw"].append((time.perf_counter() - t2) * 1000)
         return detections

@@ -8,7 +8,12 @@ cannot change a decision:
 - a look around is several sweeps of ``look_around_min_deg`` over seconds, each read as the
   median of three readings, so a visitor's head read every ``yaw.interval_s`` (0.2 s: five
   times a second) sees the same sweeps as one read on every frame at 25 fps (bench/
-  yaw_cadence.py replays traces both ways and counts the decisions that differ).
+  yaw_cadence.py replays traces both ways and counts the decisions that differ);
+- a head that showed no trusted face when last read (turned away, too small, blurred) most
+  likely shows none a moment later, and a reading without a face counts for nothing: it is
+  read again after ``FACELESS_FACTOR`` intervals. Someone turning to the camera is seen at
+  most one interval later than otherwise, before a sweep of theirs can count (it needs three
+  readings with a face).
 
 Who is who comes from the pipeline's last step (``HeadHints``: visitor ids and boxes): a
 detection overlapping a hinted box by IoU >= ``MATCH_IOU`` is that visitor (at 25 fps a
@@ -27,6 +32,7 @@ from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import BoolArray, FloatArray, HeadHints
 
 MATCH_IOU = 0.5
+FACELESS_FACTOR = 2.0
 _SLACK_S = 1e-6  # frame times are sums of 1/fps: 0.2 s later must count as 0.2 s
 
 
@@ -36,6 +42,8 @@ class YawSchedule:
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self._last_read: dict[int, float] = {}  # visitor id -> when their head was last read
+        self._faceless: set[int] = set()  # visitors whose last reading found no trusted face
+        self._asked: list[tuple[int, int]] = []  # (detection, visitor) read in this frame
         self.read = 0
         self.skipped_cannot_count = 0  # walking or staff
         self.skipped_not_due = 0  # read less than interval_s ago
@@ -45,6 +53,7 @@ class YawSchedule:
                hints: HeadHints | None) -> BoolArray:
         """Which of this frame's detections (``xyxy``, ``score``) to read at time ``t``."""
         wanted = np.ones(len(xyxy), bool)
+        self._asked = []
         if hints is not None and len(xyxy):
             matched = np.zeros(len(xyxy), bool)
             if len(hints):
@@ -53,7 +62,10 @@ class YawSchedule:
                 matched = iou[np.arange(len(xyxy)), best] >= MATCH_IOU
                 for i in np.flatnonzero(matched).tolist():
                     k = int(best[i])
-                    wanted[i] = self._due(t, int(hints.ids[k]), bool(hints.can_count[k]))
+                    visitor = int(hints.ids[k])
+                    wanted[i] = self._due(t, visitor, bool(hints.can_count[k]))
+                    if wanted[i]:
+                        self._asked.append((i, visitor))
                 self._forget_all_but(hints)
             weak = ~matched & (score < hints.new_track_score)
             self.skipped_weak += int(weak.sum())
@@ -65,13 +77,23 @@ class YawSchedule:
         if not can_count:
             self.skipped_cannot_count += 1
             return False
-        if t - self._last_read.get(visitor, -math.inf) < self.interval_s - _SLACK_S:
+        wait = self.interval_s * (FACELESS_FACTOR if visitor in self._faceless else 1.0)
+        if t - self._last_read.get(visitor, -math.inf) < wait - _SLACK_S:
             self.skipped_not_due += 1
             return False
         self._last_read[visitor] = t
         return True
 
+    def saw(self, yaw: FloatArray) -> None:
+        """This frame's yaw per detection (NaN: no trusted face) after ``choose``."""
+        for i, visitor in self._asked:
+            if yaw[i] == yaw[i]:
+                self._faceless.discard(visitor)
+            else:
+                self._faceless.add(visitor)
+
     def _forget_all_but(self, hints: HeadHints) -> None:
         if len(self._last_read) > 2 * len(hints) + 8:  # now and then, not every frame
             keep = set(hints.ids.tolist())
             self._last_read = {v: t for v, t in self._last_read.items() if v in keep}
+            self._faceless &= keep
