@@ -10,6 +10,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from edge.behaviour.looks import Look
 from edge.vocabulary.boxes import iou_matrix
 
 # Join radius, in the lost person's box heights: 0.75 for a box that reappears where the
@@ -43,6 +44,7 @@ class HeldTrack:
     born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
     first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     visitor: int | None = None  # None while held back
+    look: Look = field(default_factory=Look)  # its clear views' appearance (live only)
 
 
 @dataclass(slots=True)
@@ -67,6 +69,8 @@ class Visitor:
     at_edge: bool = False  # last box cut by the picture's edge
     out_x: float = 0.0  # which way out that edge is: -1 left, 1 right, 0 none
     out_y: float = 0.0  # -1 top, 1 bottom
+    # the appearance cue of their clear views (live only; forgotten with the visit)
+    look: Look = field(default_factory=Look)
 
 
 def plausible(v: Visitor, box: list[float], track: HeldTrack, memory_s: float,

@@ -1,10 +1,12 @@
-"""Perception: motion gate -> person detector -> head yaw, one frame at a time.
+"""Perception: motion gate -> person detector -> head yaw and looks, one frame at a time.
 
 ``observe`` returns ``None`` when the detector did not run on a frame ("not looked", which the
 tracker treats as a prediction step), never an empty Detections for a frame nobody looked at.
 The detector runs when the motion gate sees change, and at least every
 ``motion.redetect_interval_s`` while anyone is tracked, because people standing still make no
 motion and must not be lost. An empty, still scene costs one shrink-and-compare per frame.
+With ``looks`` each detection also gets the appearance cue (edge/perception/appearance.py),
+in memory only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGES = ("motion", "detect", "yaw")
+STAGES = ("motion", "detect", "yaw", "look")
 # A detection is the walker of the last frame when it overlaps their box this much: at 25 fps
 # a walker moves a few percent of their box width between frames.
 WALKER_IOU = 0.5
@@ -38,11 +40,13 @@ TIMING_WINDOW = 2048  # recent samples per stage kept for medians
 class Perception:
     """One camera's perception: the motion gate (``motion``), the person ``detector``
     (edge.perception.detector.load_detector) and the head-yaw estimator ``yaw`` (``load_yaw``;
-    None: yaw stays NaN)."""
+    None: yaw stays NaN); ``looks`` ([tracker] appearance_cue) adds each person's torso look
+    (None when off: the pipeline then decides from boxes alone, as in a replay)."""
 
     def __init__(self, motion: MotionConfig, frame_size: tuple[int, int], *,
-                 detector: Detector, yaw: Any = None) -> None:
+                 detector: Detector, yaw: Any = None, looks: bool = False) -> None:
         self.detector = detector
+        self.looks = looks
         self.gate = MotionGate(motion, frame_size)
         self.redetect_s = motion.redetect_interval_s
         self.yaw = yaw
@@ -74,6 +78,12 @@ class Perception:
         if self.yaw is not None and len(detections):
             detections = detections.with_yaw(self._yaw(frame, detections.xyxy, walking))
             self.stage_ms["yaw"].append((time.perf_counter() - t2) * 1000)
+        if self.looks and len(detections):
+            from edge.perception.appearance import torso_looks
+
+            t3 = time.perf_counter()
+            detections = detections.with_look(torso_looks(frame.image, detections.xyxy))
+            self.stage_ms["look"].append((time.perf_counter() - t3) * 1000)
         return detections
 
     def _yaw(self, frame: Frame, xyxy: FloatArray, walking: FloatArray | None) -> FloatArray:

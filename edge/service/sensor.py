@@ -86,7 +86,8 @@ class Sensor:
             s = self.settings
             self.perception = Perception(s.motion, size, detector=self.load_detector(),
                                          yaw=load_yaw(s.yaw, s.models_dir,
-                                                      s.detector.runtime))
+                                                      s.detector.runtime),
+                                         looks=s.tracker.appearance_cue)
             self._perceived = size
         return self.perception
 
