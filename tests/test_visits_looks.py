@@ -104,8 +104,8 @@ NEVER_CLEAR = pytest.mark.xfail(strict=True, reason="hidden from frame 26: perso
 @pytest.mark.parametrize("hidden_s", [5.0, 8.0])
 def test_the_companion_does_not_take_over_a_hidden_walkers_visit(hidden_s: float,
                                                                  cue: bool) -> None:
-    """Hidden mid-picture once seen clear five times (from gt frame 35): with the cue, person 5's visit
-    stays theirs; the same boxes without it hand it to their companion."""
+    """Hidden mid-picture once seen clear five times (from gt frame 35): with the cue,
+    person 5's visit stays theirs; the same boxes without it hand it to their companion."""
     frames = tud("TUD-Campus", plays=PLAYS)
     n = int(hidden_s * FPS)
     person, start = seen_clear_window(frames, looks_of("TUD-Campus", frames), n)

@@ -82,7 +82,9 @@ def plausible(v: Visitor, box: list[float], track: HeldTrack, memory_s: float,
     ``_JOIN_SPREAD_PER_S`` per second of gap (the gap, and the newcomer's position, taken at
     its first sighting). The newcomer's feet or head must be near it (a partial box keeps one
     of them), and its height near one of their recent boxes or one of its edges must match
-    theirs (a merged box is taller but shares an edge); staff skip the size check.
+    theirs (a merged box is taller but shares an edge); staff skip the size check. A
+    newcomer of their size whose look is clearly unlike theirs is not them (live only: see
+    edge/behaviour/looks.py).
     """
     gap = track.first_t - v.last_t
     if gap < -_OVERLAP_S or gap > memory_s:
@@ -105,6 +107,10 @@ def plausible(v: Visitor, box: list[float], track: HeldTrack, memory_s: float,
     same_size = any(abs(math.log(h / g)) < math.log(_SAME_HEIGHT_RATIO) for g in v.heights)
     edge = min(abs(feet - v.box[3] - step_y), abs(top - v.box[1] - step_y))
     if not (same_size or staff or edge <= _EDGE_MATCH * ref + abs(step_y)):
+        return None
+    if same_size and v.look.unlike(track.look):
+        # clearly different clothes (live only): someone else. Only for a box of their
+        # size: the torso region of a merged or partial box shows someone else, or the post
         return None
     radius = (_JOIN_RADIUS + _JOIN_SPREAD_PER_S * max(gap, 0.0)) * ref
     d = min(d_feet, d_head)

@@ -5,7 +5,8 @@ stored as square roots of its shares, so that the Hellinger distance of two look
 sqrt(1 - their dot product): 0 for the same colours, 1 for colours that share nothing. Each
 person keeps the mean of their clear views (``Look``) while they are followed or remembered;
 a continuation (a re-acquired track, a joined visit) is refused only when both sides have a
-look and they differ by more than ``LOOK_VETO``. When either has none (a replayed trace,
+look (a person's from ``LEAST_VIEWS`` views or more) and they differ by more than
+``LOOK_VETO``. When either has none (a replayed trace,
 ground truth, a person never seen clear) nothing is decided differently from boxes alone.
 
 ``LOOK_VETO`` trades: lower refuses more wrong continuations (a companion in different
@@ -23,6 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 LOOK_VETO = 0.45
+# A look from fewer clear views than this vetoes nothing (one odd view: an arm swung across,
+# a bag turned round). A newcomer's single view may veto a person's look of this many views.
+LEAST_VIEWS = 3
 # The mean follows at most this many views: slow light changes along the way are followed.
 _VIEWS = 20
 
@@ -79,8 +83,93 @@ class Look:
         w = 1.0 / self.views
         self.mean = np.sqrt(self.mean * self.mean * (1.0 - w) + np.square(look) * w)
 
-    def unlike(self, other: Look) -> bool:
-        """Both known and too different to be one person."""
-        if self.mean is None or other.mean is None:
+    def unlike(self, newcomer: Look) -> bool:
+        """This person's look (of ``LEAST_VIEWS`` views or more) and a newcomer's (any) are
+        known and too different to be one person."""
+        if self.mean is None or newcomer.mean is None or self.views < LEAST_VIEWS:
             return False
-        return bool(math.sqrt(max(1.0 - float(self.mean @ other.mean), 0.0)) > LOOK_VETO)
+        return bool(math.sqrt(max(1.0 - float(self.mean @ newcomer.mean), 0.0)) > LOOK_VETO)
+
+
+# The tracker's veto applies to people unseen this long (a crossing, an occlusion), not to
+# people matched frame after frame by their boxes (one view in a hundred of the same person
+# differs from their mean by more than the veto).
+LOOK_GAP_S = 0.1
+# Only a look of this many clear views puts a re-acquired person on trial (see ``verify``):
+# a person's look from fewer views differed from their own later views by up to 0.62.
+_TRIAL_VIEWS = 5
+# A detection whose torso is not clear now is taken to look like the person seen just now whose
+# predicted box it overlaps this much (people walking together overlap; the one in front is
+# not someone new because the one behind emerged).
+_SAME_BOX_IOU = 0.5
+
+
+class TrackLooks:
+    """The tracker's people's looks, one row per person (rows as the tracker's state): the
+    mean of their clear views, how many, and the look a re-acquired person is on trial
+    against (NaN rows: none)."""
+
+    def __init__(self, n: int, bins: int) -> None:
+        self.mean = np.full((n, bins), np.nan)
+        self.views = np.zeros(n)
+        self.trial = np.full((n, bins), np.nan)
+
+    def keep(self, rows: npt.NDArray[np.bool_]) -> None:
+        self.mean, self.views, self.trial = self.mean[rows], self.views[rows], self.trial[rows]
+
+    def add(self, looks: F64 | None, n: int) -> None:
+        """New people (their first detection's looks; None: none)."""
+        new = np.full((n, self.mean.shape[1]), np.nan) if looks is None else looks
+        self.mean = np.concatenate([self.mean, new])
+        self.views = np.concatenate([self.views, (~np.isnan(new[:, 0])).astype(float)])
+        self.trial = np.concatenate([self.trial, np.full_like(new, np.nan)])
+
+    def veto(self, det_look: F64, unseen: F64, iou: F64) -> npt.NDArray[np.bool_]:
+        """(people, detections): True where a person unseen for ``LOOK_GAP_S`` or more, with
+        a look of ``LEAST_VIEWS``, and the detection look too different to be one. A
+        detection with no clear view now borrows the look of the person just seen whose
+        predicted box it overlaps by ``_SAME_BOX_IOU`` (``iou``: people x detections)."""
+        unknown = np.isnan(det_look[:, 0]).nonzero()[0]
+        recent = ((unseen < LOOK_GAP_S) & ~np.isnan(self.mean[:, 0])).nonzero()[0]
+        if len(unknown) and len(recent):
+            overlap = iou[np.ix_(recent, unknown)]
+            best = overlap.argmax(axis=0)
+            near = overlap[best, np.arange(len(unknown))] >= _SAME_BOX_IOU
+            det_look = det_look.copy()
+            det_look[unknown[near]] = self.mean[recent[best[near]]]
+        veto = unlike(self.mean, det_look)
+        veto &= ((unseen >= LOOK_GAP_S) & (self.views >= LEAST_VIEWS))[:, None]
+        return veto
+
+    def verify(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
+               unseen: F64) -> npt.NDArray[np.bool_] | None:
+        """Someone re-acquired after a gap on a detection with no clear view is on trial:
+        their next clear view must look like them before the gap, or the track was carried
+        on to someone else (a companion emerging while they stay hidden). Returns those
+        people (True; their detection unmatched in ``det_of_trk``: it starts someone new),
+        or None."""
+        matched = (det_of_trk >= 0).nonzero()[0]
+        own = det_look[det_of_trk[matched]]
+        clear = ~np.isnan(own[:, 0])
+        on_trial = ~np.isnan(self.trial[matched, 0])
+        split = None
+        judged = (on_trial & clear).nonzero()[0]
+        if len(judged):
+            rows = matched[judged]
+            wrong = unlike(self.trial[rows], own[judged]).diagonal()
+            self.trial[rows] = np.nan
+            if wrong.any():
+                split = np.zeros(len(det_of_trk), bool)
+                split[rows[wrong]] = True
+                det_of_trk[rows[wrong]] = -1
+        start = matched[(~clear & ~on_trial & (unseen[matched] >= LOOK_GAP_S)
+                         & (self.views[matched] >= _TRIAL_VIEWS)).nonzero()[0]]
+        self.trial[start] = self.mean[start]
+        return split
+
+    def see(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
+            matched: npt.NDArray[np.bool_]) -> None:
+        """Fold the matched people's clear views of this frame into their looks."""
+        new = np.full_like(self.mean, np.nan)
+        new[matched] = det_look[det_of_trk[matched]]
+        blend(self.mean, self.views, new)

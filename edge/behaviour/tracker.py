@@ -20,10 +20,12 @@ one entering at that edge does not inherit their visit.
 
 When the detections carry the appearance cue (``Detections.look``: live, from pixels; never
 in a trace), each person keeps the mean look of their clear views, and a person unseen for
-``_LOOK_GAP_S`` or more is not continued by a detection whose look is clearly different
+``LOOK_GAP_S`` or more is not continued by a detection whose look is clearly different
 (edge/behaviour/looks.py): a companion emerging from behind someone hidden, on their path, is
-someone new. People seen until now are matched by boxes alone (their look may change as they
-turn). Without looks every decision is the boxes' alone, as in a replayed trace.
+someone new; and someone re-acquired on a detection with no clear view whose next clear view
+is unlike them ends there (the track had been carried on to someone else). People seen until
+now are matched by boxes alone (their look may change as they turn). Without looks every
+decision is the boxes' alone, as in a replayed trace.
 
 Matching is greedy on the best pairs (mutual-best rounds, equal to sorting all pairs): on the
 TUD clips the Hungarian method gave the same tracks, and greedy needs no scipy. A new person
@@ -39,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from edge.behaviour.looks import blend, unlike
+from edge.behaviour.looks import TrackLooks
 from edge.config.sections import TrackerConfig
 from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import Detections, Tracks
@@ -66,16 +68,6 @@ _EDGE_MARGIN = 0.01
 # Speed towards an edge, in box heights per second, that counts as walking out (a slow walk is
 # ~0.5); below it the person is standing there, swaying, and a miss is just a miss.
 _EXIT_SPEED = 0.25
-# The appearance veto applies to people unseen this long (a crossing, an occlusion), not to
-# people matched frame after frame by their boxes (one view in a hundred of the same person
-# differs from their mean by more than the veto).
-_LOOK_GAP_S = 0.1
-# A detection whose torso is not clear now is taken to look like the person seen just now whose
-# predicted box it overlaps this much (people walking together overlap; the one in front is
-# not someone new because the one behind emerged).
-_SAME_BOX_IOU = 0.5
-
-
 def greedy_match(score: F64, floor: float) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Pairs (rows, cols) of a one-to-one matching taking the best-scoring pairs first.
 
@@ -144,9 +136,7 @@ class IouTracker:
         self._next_id = 1
         self._s = np.zeros((0, _COLS))
         # each person's mean look and its view count (rows as _s), once any detection had one
-        self._look: F64 | None = None
-        self._views: F64 | None = None
-        self._pending = np.zeros((0, 0))  # the look a re-acquired person must match (NaN: none)
+        self._looks: TrackLooks | None = None  # once any detection had a look
 
     def __len__(self) -> int:
         """People followed now, confirmed or not."""
@@ -176,24 +166,22 @@ class IouTracker:
             return self._output(pred_xyxy, np.zeros(n_trk, bool), None, None, None)
         det_box = detections.xyxy.astype(np.float64)
         det_look = None if detections.look is None else detections.look.astype(np.float64)
-        if det_look is not None and self._look is None:
-            self._look = np.full((n_trk, det_look.shape[1]), np.nan)
-            self._views = np.zeros(n_trk)
-            self._pending = np.full_like(self._look, np.nan)
+        if det_look is not None and self._looks is None:
+            self._looks = TrackLooks(n_trk, det_look.shape[1])
         det_of_trk = np.full(n_trk, -1, np.intp)
         split = None
         if n_trk and len(det_box):
             det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, unseen,
                                          det_look)
-            if det_look is not None:
-                split = self._verify_looks(det_look, det_of_trk, unseen)
+            if det_look is not None and self._looks is not None:
+                split = self._looks.verify(det_look, det_of_trk, unseen)
         matched = det_of_trk >= 0
         n_matched = np.count_nonzero(matched)  # (count_nonzero: 8x faster than .any())
         everyone = n_matched == n_trk
         if n_matched:
             self._correct(det_box, det_of_trk, matched, everyone, detections.score, unseen, t)
-            if det_look is not None:
-                self._see_looks(det_look, det_of_trk, matched)
+            if det_look is not None and self._looks is not None:
+                self._looks.see(det_look, det_of_trk, matched)
         gone = None if everyone else self._gone(pred_xyxy, matched, unseen)
         if split is not None and gone is not None:
             gone |= split
@@ -206,75 +194,22 @@ class IouTracker:
             self._start(det_box, detections.score, free, t, det_look)
         return out
 
-    def _look_veto(self, det_look: F64 | None, unseen: F64,
-                   iou: F64) -> npt.NDArray[np.bool_] | None:
-        """(people, detections): True where a person unseen for ``_LOOK_GAP_S`` or more and
-        the detection both have looks, too different to be one person; None: no looks.
-        A detection with no clear view now borrows the look of the person just seen whose
-        predicted box it overlaps by ``_SAME_BOX_IOU`` (``iou``: people x detections)."""
-        if det_look is None or self._look is None:
-            return None
-        unknown = np.isnan(det_look[:, 0]).nonzero()[0]
-        recent = ((unseen < _LOOK_GAP_S) & ~np.isnan(self._look[:, 0])).nonzero()[0]
-        if len(unknown) and len(recent):
-            overlap = iou[np.ix_(recent, unknown)]
-            best = overlap.argmax(axis=0)
-            near = overlap[best, np.arange(len(unknown))] >= _SAME_BOX_IOU
-            det_look = det_look.copy()
-            det_look[unknown[near]] = self._look[recent[best[near]]]
-        veto = unlike(self._look, det_look)
-        veto &= (unseen >= _LOOK_GAP_S)[:, None]
-        return veto
-
-    def _verify_looks(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
-                      unseen: F64) -> npt.NDArray[np.bool_] | None:
-        """Someone re-acquired after a gap on a detection with no clear view is on trial:
-        their next clear view must look like them before the gap, or the track was carried
-        on to someone else (a companion emerging as they stay hidden); then the track ends
-        here (returned True, its detection unmatched: it starts someone new)."""
-        assert self._look is not None and self._pending is not None
-        matched = (det_of_trk >= 0).nonzero()[0]
-        own = det_look[det_of_trk[matched]]
-        clear = ~np.isnan(own[:, 0])
-        trial = ~np.isnan(self._pending[matched, 0])
-        split = None
-        judged = (trial & clear).nonzero()[0]
-        if len(judged):
-            rows = matched[judged]
-            wrong = unlike(self._pending[rows], own[judged]).diagonal()
-            self._pending[rows] = np.nan
-            if wrong.any():
-                split = np.zeros(len(det_of_trk), bool)
-                split[rows[wrong]] = True
-                det_of_trk[rows[wrong]] = -1
-        start = (~clear & ~trial & (unseen[matched] >= _LOOK_GAP_S)).nonzero()[0]
-        if len(start):
-            self._pending[matched[start]] = self._look[matched[start]]
-        return split
-
-    def _see_looks(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
-                   matched: npt.NDArray[np.bool_]) -> None:
-        assert self._look is not None and self._views is not None
-        new = np.full_like(self._look, np.nan)
-        new[matched] = det_look[det_of_trk[matched]]
-        blend(self._look, self._views, new)
-
     def _keep(self, rows: npt.NDArray[np.bool_]) -> None:
         self._s = self._s[rows]
-        if self._look is not None and self._views is not None:
-            self._look, self._views = self._look[rows], self._views[rows]
-            self._pending = self._pending[rows]
+        if self._looks is not None:
+            self._looks.keep(rows)
 
     def _associate(self, pred: F64, pred_xyxy: F64, det_box: F64,
                    score: npt.NDArray[np.float32], unseen: F64,
                    det_look: F64 | None = None) -> npt.NDArray[np.intp]:
         """For each tracked person, the index of their detection, or -1 (pairs that the
-        appearance cue refuses never match, see ``_look_veto``)."""
+        appearance cue refuses never match, see ``TrackLooks.veto``)."""
         cfg = self.cfg
         det_of_trk = np.full(len(pred), -1, np.intp)
         strong = score >= cfg.new_track_score
         iou = iou_matrix(pred_xyxy, det_box)
-        veto = self._look_veto(det_look, unseen, iou)
+        veto = (None if det_look is None or self._looks is None
+                else self._looks.veto(det_look, unseen, iou))
 
         # 1. overlap with where each person is predicted to be, best pairs first. Doubtful
         # detections take part only for people seen until just now and only when they
@@ -429,12 +364,8 @@ class IouTracker:
         n = np.count_nonzero(new)
         if not n:
             return
-        if self._look is not None and self._views is not None:
-            look = (np.full((n, self._look.shape[1]), np.nan) if det_look is None
-                    else det_look[new])
-            self._look = np.concatenate([self._look, look])
-            self._pending = np.concatenate([self._pending, np.full_like(look, np.nan)])
-            self._views = np.concatenate([self._views, (~np.isnan(look[:, 0])).astype(float)])
+        if self._looks is not None:
+            self._looks.add(None if det_look is None else det_look[new], int(n))
         rows = np.zeros((n, _COLS))
         rows[:, _BOX] = _cxcywh(det_box[new])
         rows[:, _SEEN_XYXY] = det_box[new]

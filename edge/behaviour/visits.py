@@ -238,8 +238,6 @@ class Visits:
         for j in due:
             track = self._tracks[ids[j]]
             for v in lost:
-                if v.look.unlike(track.look):
-                    continue  # clearly different clothes: someone else (live only)
                 score = plausible(v, boxes[j], track, self.cfg.visit_memory_s,
                                   self.is_staff(v.vid))
                 if score is not None:

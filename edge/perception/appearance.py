@@ -12,7 +12,8 @@ person's looks (halves of their clear views) differ by at most 0.31, persons 5 a
 TUD-Campus by 0.55, other people mostly by more than 0.34.
 
 Only clear views count: a torso region that overlaps another detected person's box may show
-that person, and gets no look (NaN row), nor does one cut by the picture's edge. The cue is
+that person, and gets no look (NaN row); nor does a box cut by the picture's edge or one too
+narrow for a whole person (a partial box: its middle is not their torso). The cue is
 20 numbers of a few hundred pixels' colours: it cannot be turned back into a picture, says
 nothing about a face, and two people in similar clothes have the same look. It is computed
 here, carried on ``Detections`` in memory, kept by the tracker and the visit layer only while
@@ -33,7 +34,10 @@ LOOK_BINS = _GREYS + _HUES * _SATS
 _MIN_SAT = 30  # below: grey (the hue of a white or black pixel is noise)
 # The torso region, as fractions of the box (x0, x1, y0, y1).
 _X0, _X1, _Y0, _Y1 = 0.3, 0.7, 0.2, 0.45
-_MIN_PIXELS = 24  # a torso smaller than this (someone far off) tells nothing
+_MIN_PIXELS = 48  # sampled pixels: a torso smaller than this (someone far off) tells nothing
+# A box narrower than this many heights is part of a person (cut by a post, a shelf, someone
+# in front): whole people are 0.3-0.5 heights wide.
+_LEAST_WIDTH = 0.25
 _STEP = 2  # every second pixel each way: a quarter of the work, the same shares within ~0.02
 
 
@@ -45,11 +49,13 @@ def torso_regions(xyxy: FloatArray) -> FloatArray:
 
 
 def clear_views(xyxy: FloatArray, size: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    """Which boxes' torso regions lie inside the picture and overlap no other box."""
+    """Which boxes are whole people inside the picture whose torso region overlaps no other
+    box."""
     region = torso_regions(xyxy)
     w, h = size
-    clear = ((region[:, 0] >= 0) & (region[:, 1] >= 0) & (region[:, 2] <= w)
-             & (region[:, 3] <= h))
+    clear = ((xyxy[:, 0] >= 1) & (xyxy[:, 1] >= 1) & (xyxy[:, 2] <= w - 1)
+             & (xyxy[:, 3] <= h - 1)
+             & (xyxy[:, 2] - xyxy[:, 0] >= _LEAST_WIDTH * (xyxy[:, 3] - xyxy[:, 1])))
     n = len(xyxy)
     if n > 1:
         hit = ((np.minimum(region[:, None, 2], xyxy[None, :, 2])
