@@ -336,33 +336,40 @@ def main() -> None:
     ]
     rows = []
     for seq in SEQUENCES:
-        folder = shared_dir() / "footage" / seq
-        gt_path = folder / "gt" / "gt.txt"
-        if not gt_path.exists():
-            raise SystemExit(f"{gt_path} is absent")
-        gt = read_mot_ground_truth(gt_path)
-        gt_frames = load_frames(gt_path)
-        video = folder / f"{seq}.mp4"
-        sets = [("gt", [gt_frames]),
-                ("gt-miss", [degrade(gt, len(gt_frames), seed) for seed in range(SEEDS)])]
-        if not args.no_yolox:
-            sets.append(("yolox", [load_frames(yolox_detections(video, args.cache))]))
-        for dets_name, runs in [*sets, *[(f"{n}+look", r) for n, r in sets if n != "gt-miss"]]:
-            looks = frame_looks(video, runs[0]) if dets_name.endswith("+look") else None
-            outs, us = run_ours(runs, TrackerConfig(), looks)
-            rows.append(score(seq, dets_name, "dwell tracker", gt, outs, us))
-            v_outs, tid_outs, maps, v_us, _ = run_visits(runs, TrackerConfig(), looks)
-            rows.append(score(seq, dets_name, "dwell visits", gt, v_outs, v_us,
-                              joins=(tid_outs, maps)))
-            if args.crosscheck:
-                crosscheck(args.norfair_python, f"{seq} {dets_name}", gt, len(gt_frames), outs)
-            if looks is not None:
-                continue  # the peers use no cue: their rows above stand
-            for kind, python, label, params in peers:
-                result = run_peer(python, kind, runs, params)
-                if result is not None:
-                    rows.append(score(seq, dets_name, label, gt, *result))
+        rows += bench_sequence(seq, args, peers)
     print_table(rows)
+
+
+def bench_sequence(seq: str, args: argparse.Namespace, peers: list) -> list[Row]:
+    """Every detection set of one clip through dwell (tracker, visits) and the peers."""
+    folder = shared_dir() / "footage" / seq
+    gt_path = folder / "gt" / "gt.txt"
+    if not gt_path.exists():
+        raise SystemExit(f"{gt_path} is absent")
+    gt = read_mot_ground_truth(gt_path)
+    gt_frames = load_frames(gt_path)
+    video = folder / f"{seq}.mp4"
+    sets = [("gt", [gt_frames]),
+            ("gt-miss", [degrade(gt, len(gt_frames), seed) for seed in range(SEEDS)])]
+    if not args.no_yolox:
+        sets.append(("yolox", [load_frames(yolox_detections(video, args.cache))]))
+    rows = []
+    for dets_name, runs in [*sets, *[(f"{n}+look", r) for n, r in sets if n != "gt-miss"]]:
+        looks = frame_looks(video, runs[0]) if dets_name.endswith("+look") else None
+        outs, us = run_ours(runs, TrackerConfig(), looks)
+        rows.append(score(seq, dets_name, "dwell tracker", gt, outs, us))
+        v_outs, tid_outs, maps, v_us, _ = run_visits(runs, TrackerConfig(), looks)
+        rows.append(score(seq, dets_name, "dwell visits", gt, v_outs, v_us,
+                          joins=(tid_outs, maps)))
+        if args.crosscheck:
+            crosscheck(args.norfair_python, f"{seq} {dets_name}", gt, len(gt_frames), outs)
+        if looks is not None:
+            continue  # the peers use no cue: their rows above stand
+        for kind, python, label, params in peers:
+            result = run_peer(python, kind, runs, params)
+            if result is not None:
+                rows.append(score(seq, dets_name, label, gt, *result))
+    return rows
 
 
 def crosscheck(python: str, label: str, gt: dict, n_frames: int, outs: list[Frames]) -> None:
@@ -444,7 +451,7 @@ def print_cue_cost(xywh: np.ndarray, repeat: int) -> None:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"| {'sequence':<14} | {'dets':<7} | {'tracker':<26} | IDF1  | IDsw | "
+    head = (f"| {'sequence':<14} | {'dets':<10} | {'tracker':<26} | IDF1  | IDsw | "
             f"visits/person (split) | handed over | swaps | wrong joins | dwell err s | µs/frame |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
@@ -453,7 +460,7 @@ def print_table(rows: list[Row]) -> None:
         if len(per) > 21:
             per = per.replace(" = ", "=")
         joins = "-" if r.joins_wrong is None else str(r.joins_wrong)
-        print(f"| {r.sequence:<14} | {r.detections:<7} | {r.tracker:<26} | {r.idf1:.3f} | "
+        print(f"| {r.sequence:<14} | {r.detections:<10} | {r.tracker:<26} | {r.idf1:.3f} | "
               f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {r.swapped:>5} | {joins:>11} | "
               f"{r.dwell_err:>11.2f} | {r.us:>8.0f} |")
 

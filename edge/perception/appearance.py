@@ -69,25 +69,29 @@ def clear_views(xyxy: FloatArray, size: tuple[int, int]) -> npt.NDArray[np.bool_
 
 def torso_looks(image: npt.NDArray[np.uint8], xyxy: FloatArray) -> FloatArray:
     """The look (LOOK_BINS square-rooted shares) of each person in ``image`` (BGR); NaN rows
-    for people whose torso is not clearly in view (see ``clear_views``)."""
+    for people whose torso is not clearly in view (see ``clear_views``). All torsos' pixels
+    go through one colour conversion and one count."""
     out = np.full((len(xyxy), LOOK_BINS), np.nan, np.float32)
     if not len(xyxy):
         return out
     clear = clear_views(xyxy, (image.shape[1], image.shape[0]))
+    rows, patches = [], []
     for i in clear.nonzero()[0].tolist():
-        out[i] = _look_of(image, torso_regions(xyxy[i:i + 1])[0])
-    return out
-
-
-def _look_of(image: npt.NDArray[np.uint8], region: FloatArray) -> FloatArray:
-    x0, y0, x1, y1 = (int(v) for v in region.tolist())
-    patch = image[y0:y1:_STEP, x0:x1:_STEP]
-    if patch.shape[0] * patch.shape[1] < _MIN_PIXELS:
-        return np.full(LOOK_BINS, np.nan, np.float32)
-    hsv = cv2.cvtColor(np.ascontiguousarray(patch), cv2.COLOR_BGR2HSV).reshape(-1, 3)
+        x0, y0, x1, y1 = (int(v) for v in torso_regions(xyxy[i:i + 1])[0].tolist())
+        patch = image[y0:y1:_STEP, x0:x1:_STEP].reshape(-1, 3)
+        if len(patch) >= _MIN_PIXELS:
+            rows.append(i)
+            patches.append(patch)
+    if not rows:
+        return out
+    pixels = np.concatenate(patches)[:, None, :]
+    hsv = cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV).reshape(-1, 3)
     hue, sat, val = (hsv[:, k].astype(np.int32) for k in range(3))
     colour = _GREYS + (hue * _HUES // 180) * _SATS + np.minimum(
         (sat - _MIN_SAT) * _SATS // (256 - _MIN_SAT), _SATS - 1)
     bins = np.where(sat >= _MIN_SAT, colour, val * _GREYS // 256)
-    counts = np.bincount(bins, minlength=LOOK_BINS).astype(np.float32)
-    return np.sqrt(counts / counts.sum())
+    owner = np.repeat(np.arange(len(rows)), [len(p) for p in patches])
+    counts = np.bincount(owner * LOOK_BINS + bins, minlength=len(rows) * LOOK_BINS)
+    counts = counts.reshape(len(rows), LOOK_BINS).astype(np.float32)
+    out[rows] = np.sqrt(counts / counts.sum(axis=1, keepdims=True))
+    return out
