@@ -95,9 +95,6 @@ class Look:
 # people matched frame after frame by their boxes (one view in a hundred of the same person
 # differs from their mean by more than the veto).
 LOOK_GAP_S = 0.1
-# Only a look of this many clear views puts a re-acquired person on trial (see ``verify``):
-# a person's look from fewer views differed from their own later views by up to 0.62.
-_TRIAL_VIEWS = 5
 # A detection whose torso is not clear now is taken to look like the person seen just now whose
 # predicted box it overlaps this much (people walking together overlap; the one in front is
 # not someone new because the one behind emerged).
@@ -106,23 +103,20 @@ _SAME_BOX_IOU = 0.5
 
 class TrackLooks:
     """The tracker's people's looks, one row per person (rows as the tracker's state): the
-    mean of their clear views, how many, and the look a re-acquired person is on trial
-    against (NaN rows: none)."""
+    mean of their clear views (NaN rows: none yet) and how many."""
 
     def __init__(self, n: int, bins: int) -> None:
         self.mean = np.full((n, bins), np.nan)
         self.views = np.zeros(n)
-        self.trial = np.full((n, bins), np.nan)
 
     def keep(self, rows: npt.NDArray[np.bool_]) -> None:
-        self.mean, self.views, self.trial = self.mean[rows], self.views[rows], self.trial[rows]
+        self.mean, self.views = self.mean[rows], self.views[rows]
 
     def add(self, looks: F64 | None, n: int) -> None:
         """New people (their first detection's looks; None: none)."""
         new = np.full((n, self.mean.shape[1]), np.nan) if looks is None else looks
         self.mean = np.concatenate([self.mean, new])
         self.views = np.concatenate([self.views, (~np.isnan(new[:, 0])).astype(float)])
-        self.trial = np.concatenate([self.trial, np.full_like(new, np.nan)])
 
     def veto(self, det_look: F64, unseen: F64, iou: F64) -> npt.NDArray[np.bool_]:
         """(people, detections): True where a person unseen for ``LOOK_GAP_S`` or more, with
@@ -140,32 +134,6 @@ class TrackLooks:
         veto = unlike(self.mean, det_look)
         veto &= ((unseen >= LOOK_GAP_S) & (self.views >= LEAST_VIEWS))[:, None]
         return veto
-
-    def verify(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
-               unseen: F64) -> npt.NDArray[np.bool_] | None:
-        """Someone re-acquired after a gap on a detection with no clear view is on trial:
-        their next clear view must look like them before the gap, or the track was carried
-        on to someone else (a companion emerging while they stay hidden). Returns those
-        people (True; their detection unmatched in ``det_of_trk``: it starts someone new),
-        or None."""
-        matched = (det_of_trk >= 0).nonzero()[0]
-        own = det_look[det_of_trk[matched]]
-        clear = ~np.isnan(own[:, 0])
-        on_trial = ~np.isnan(self.trial[matched, 0])
-        split = None
-        judged = (on_trial & clear).nonzero()[0]
-        if len(judged):
-            rows = matched[judged]
-            wrong = unlike(self.trial[rows], own[judged]).diagonal()
-            self.trial[rows] = np.nan
-            if wrong.any():
-                split = np.zeros(len(det_of_trk), bool)
-                split[rows[wrong]] = True
-                det_of_trk[rows[wrong]] = -1
-        start = matched[(~clear & ~on_trial & (unseen[matched] >= LOOK_GAP_S)
-                         & (self.views[matched] >= _TRIAL_VIEWS)).nonzero()[0]]
-        self.trial[start] = self.mean[start]
-        return split
 
     def see(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
             matched: npt.NDArray[np.bool_]) -> None:

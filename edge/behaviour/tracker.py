@@ -22,10 +22,8 @@ When the detections carry the appearance cue (``Detections.look``: live, from pi
 in a trace), each person keeps the mean look of their clear views, and a person unseen for
 ``LOOK_GAP_S`` or more is not continued by a detection whose look is clearly different
 (edge/behaviour/looks.py): a companion emerging from behind someone hidden, on their path, is
-someone new; and someone re-acquired on a detection with no clear view whose next clear view
-is unlike them ends there (the track had been carried on to someone else). People seen until
-now are matched by boxes alone (their look may change as they turn). Without looks every
-decision is the boxes' alone, as in a replayed trace.
+someone new. People seen until now are matched by boxes alone (their look may change as they
+turn). Without looks every decision is the boxes' alone, as in a replayed trace.
 
 Matching is greedy on the best pairs (mutual-best rounds, equal to sorting all pairs): on the
 TUD clips the Hungarian method gave the same tracks, and greedy needs no scipy. A new person
@@ -169,12 +167,9 @@ class IouTracker:
         if det_look is not None and self._looks is None:
             self._looks = TrackLooks(n_trk, det_look.shape[1])
         det_of_trk = np.full(n_trk, -1, np.intp)
-        split = None
         if n_trk and len(det_box):
             det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, unseen,
                                          det_look)
-            if det_look is not None and self._looks is not None:
-                split = self._looks.verify(det_look, det_of_trk, unseen)
         matched = det_of_trk >= 0
         n_matched = np.count_nonzero(matched)  # (count_nonzero: 8x faster than .any())
         everyone = n_matched == n_trk
@@ -183,8 +178,6 @@ class IouTracker:
             if det_look is not None and self._looks is not None:
                 self._looks.see(det_look, det_of_trk, matched)
         gone = None if everyone else self._gone(pred_xyxy, matched, unseen)
-        if split is not None and gone is not None:
-            gone |= split
         out = self._output(pred_xyxy, matched, det_of_trk, detections, gone)
         if gone is not None:
             self._keep(~gone)
