@@ -10,6 +10,7 @@ them, and every frame's cue is computed from the pictures and the boxes left
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 import numpy as np
@@ -18,7 +19,9 @@ import pytest
 
 from edge.behaviour.looks import LOOK_VETO
 from edge.offline.metrics import owners, visits_per_person, wrong_joins
+from edge.offline.trace import frame_line
 from edge.perception.appearance import LOOK_BINS, clear_views, torso_looks
+from edge.vocabulary.types import Detections
 from tests.conftest import shared_file
 from tests.test_visits import (
     FPS,
@@ -179,3 +182,14 @@ def test_only_torsos_clear_of_other_boxes_get_a_look() -> None:
     assert clear_views(boxes, (320, 240)).tolist() == [True, False, False, False]
     assert not np.isnan(looks[0]).any() and np.isnan(looks[1:]).all()
     assert float(looks[0] @ looks[0]) == pytest.approx(1.0)  # square roots of shares
+
+
+def test_the_look_never_reaches_a_trace_and_its_shape_is_checked() -> None:
+    image = np.full((240, 320, 3), 90, np.uint8)
+    boxes = np.array([[20, 20, 80, 200]], np.float32)
+    dets = Detections(boxes, np.array([0.9], np.float32), look=torso_looks(image, boxes))
+    assert dets.look is not None and dets[np.array([True])].look is not None
+    people = json.loads(frame_line(1.0, dets))["people"]
+    assert [set(p) for p in people] == [{"box", "score", "yaw"}]
+    with pytest.raises(ValueError, match="look must have shape"):
+        Detections(boxes, np.array([0.9], np.float32), look=np.zeros((2, LOOK_BINS)))
