@@ -12,7 +12,11 @@ of detections:
   size, 15% of boxes score 0.3-0.55 (doubtful), the rest 0.6-0.95. Two short clips give too
   few events to tell trackers apart; this gives ~16x more;
 - "yolox": YOLOX-nano@416 run on the video by dwell's own detector (score >= 0.1, cached as
-  MOT det.txt under --cache; boxes only, no pixels).
+  MOT det.txt under --cache; boxes only, no pixels);
+- "gt+look", "yolox+look": the same boxes with the appearance cue that `dwell run` adds
+  (edge/perception/appearance.py, computed here from the video's pictures, clear views among
+  the boxes dwell's detector keeps); only dwell uses it. Without "+look" is what a replay of
+  a trace decides.
 Every tracker sees the same detections; scores are over the people matched to a detection in
 each frame (coasting predictions excluded, for every tracker alike):
 
@@ -129,6 +133,27 @@ def yolox_detections(video: Path, cache: Path) -> Path:
     return out
 
 
+def frame_looks(video: Path, frames: Frames) -> list[np.ndarray]:
+    """Each frame's appearance cue for its boxes, from the video's pictures (as perception
+    computes it live: clear views among the boxes dwell's detector keeps)."""
+    import cv2
+
+    from edge.perception.appearance import LOOK_BINS, torso_looks
+
+    capture, out = cv2.VideoCapture(str(video)), []
+    for rows in frames:
+        ok, image = capture.read()
+        if not ok:
+            raise SystemExit(f"{video} has fewer frames than its detections")
+        a = np.asarray(rows, np.float32).reshape(-1, 5)
+        kept = a[:, 4] >= DWELL_DETECTOR_SCORE
+        look = np.full((len(a), LOOK_BINS), np.nan, np.float32)
+        look[kept] = torso_looks(image, a[kept, :4])
+        out.append(look)
+    capture.release()
+    return out
+
+
 def load_frames(path: Path) -> Frames:
     return [np.concatenate([d.xyxy, d.score[:, None]], axis=1).tolist()
             for _, d in read_mot_detections(path, FPS)]
@@ -161,13 +186,19 @@ def degrade(gt: dict, n_frames: int, seed: int) -> Frames:
     return frames
 
 
-def run_ours(runs: list[Frames], cfg: TrackerConfig) -> tuple[list[Frames], float]:
+def detections_of(frames: Frames, looks: list[np.ndarray] | None) -> list:
     from edge.vocabulary.types import Detections
 
+    arrays = [np.asarray(f, np.float32).reshape(-1, 5) for f in frames]
+    return [Detections(a[:, :4], a[:, 4], look=None if looks is None else looks[k])
+            for k, a in enumerate(arrays)]
+
+
+def run_ours(runs: list[Frames], cfg: TrackerConfig,
+             looks: list[np.ndarray] | None = None) -> tuple[list[Frames], float]:
     outs, best = [], float("inf")
     for frames in runs:
-        arrays = [np.asarray(f, np.float32).reshape(-1, 5) for f in frames]
-        dets = [Detections(a[:, :4], a[:, 4]) for a in arrays]
+        dets = detections_of(frames, looks)
         for _ in range(3):  # the machine is shared: keep the least disturbed of three runs
             tracker = IouTracker(cfg, frame_size=SIZE)
             t0 = time.perf_counter()
@@ -179,17 +210,14 @@ def run_ours(runs: list[Frames], cfg: TrackerConfig) -> tuple[list[Frames], floa
     return outs, best
 
 
-def run_visits(runs: list[Frames], cfg: TrackerConfig
+def run_visits(runs: list[Frames], cfg: TrackerConfig, looks: list[np.ndarray] | None = None
                ) -> tuple[list[Frames], list[Frames], list[dict[int, int]], float, float]:
     """Tracker + visit layer: visitor-id frames, track-id frames, track -> visitor, µs per
     frame of both together and of the visit layer alone."""
-    from edge.vocabulary.types import Detections
-
     outs, tid_outs, maps = [], [], []
     best, best_layer = float("inf"), float("inf")
     for frames in runs:
-        arrays = [np.asarray(f, np.float32).reshape(-1, 5) for f in frames]
-        dets = [Detections(a[:, :4], a[:, 4]) for a in arrays]
+        dets = detections_of(frames, looks)
         for _ in range(3):
             tracker = IouTracker(cfg, frame_size=SIZE)
             visits = Visits(BehaviourConfig(), ZoneMap([], SIZE), SIZE)
@@ -308,30 +336,40 @@ def main() -> None:
     ]
     rows = []
     for seq in SEQUENCES:
-        folder = shared_dir() / "footage" / seq
-        gt_path = folder / "gt" / "gt.txt"
-        if not gt_path.exists():
-            raise SystemExit(f"{gt_path} is absent")
-        gt = read_mot_ground_truth(gt_path)
-        gt_frames = load_frames(gt_path)
-        sets = [("gt", [gt_frames]),
-                ("gt-miss", [degrade(gt, len(gt_frames), seed) for seed in range(SEEDS)])]
-        if not args.no_yolox:
-            yolox = yolox_detections(folder / f"{seq}.mp4", args.cache)
-            sets.append(("yolox", [load_frames(yolox)]))
-        for dets_name, runs in sets:
-            outs, us = run_ours(runs, TrackerConfig())
-            rows.append(score(seq, dets_name, "dwell tracker", gt, outs, us))
-            v_outs, tid_outs, maps, v_us, _ = run_visits(runs, TrackerConfig())
-            rows.append(score(seq, dets_name, "dwell visits", gt, v_outs, v_us,
-                              joins=(tid_outs, maps)))
-            if args.crosscheck:
-                crosscheck(args.norfair_python, f"{seq} {dets_name}", gt, len(gt_frames), outs)
-            for kind, python, label, params in peers:
-                result = run_peer(python, kind, runs, params)
-                if result is not None:
-                    rows.append(score(seq, dets_name, label, gt, *result))
+        rows += bench_sequence(seq, args, peers)
     print_table(rows)
+
+
+def bench_sequence(seq: str, args: argparse.Namespace, peers: list) -> list[Row]:
+    """Every detection set of one clip through dwell (tracker, visits) and the peers."""
+    folder = shared_dir() / "footage" / seq
+    gt_path = folder / "gt" / "gt.txt"
+    if not gt_path.exists():
+        raise SystemExit(f"{gt_path} is absent")
+    gt = read_mot_ground_truth(gt_path)
+    gt_frames = load_frames(gt_path)
+    video = folder / f"{seq}.mp4"
+    sets = [("gt", [gt_frames]),
+            ("gt-miss", [degrade(gt, len(gt_frames), seed) for seed in range(SEEDS)])]
+    if not args.no_yolox:
+        sets.append(("yolox", [load_frames(yolox_detections(video, args.cache))]))
+    rows = []
+    for dets_name, runs in [*sets, *[(f"{n}+look", r) for n, r in sets if n != "gt-miss"]]:
+        looks = frame_looks(video, runs[0]) if dets_name.endswith("+look") else None
+        outs, us = run_ours(runs, TrackerConfig(), looks)
+        rows.append(score(seq, dets_name, "dwell tracker", gt, outs, us))
+        v_outs, tid_outs, maps, v_us, _ = run_visits(runs, TrackerConfig(), looks)
+        rows.append(score(seq, dets_name, "dwell visits", gt, v_outs, v_us,
+                          joins=(tid_outs, maps)))
+        if args.crosscheck:
+            crosscheck(args.norfair_python, f"{seq} {dets_name}", gt, len(gt_frames), outs)
+        if looks is not None:
+            continue  # the peers use no cue: their rows above stand
+        for kind, python, label, params in peers:
+            result = run_peer(python, kind, runs, params)
+            if result is not None:
+                rows.append(score(seq, dets_name, label, gt, *result))
+    return rows
 
 
 def crosscheck(python: str, label: str, gt: dict, n_frames: int, outs: list[Frames]) -> None:
@@ -355,38 +393,65 @@ def crosscheck(python: str, label: str, gt: dict, n_frames: int, outs: list[Fram
 
 def print_speed(people: int = 5, frames: int = 500, repeat: int = 15) -> None:
     """µs per update with ``people`` walkers detected every frame, and once a second (None
-    between, as when the motion gate lets the detector sleep), best of ``repeat`` runs."""
+    between, as when the motion gate lets the detector sleep), best of ``repeat`` runs;
+    then the same with the appearance cue, and what computing the cue costs perception."""
     from edge.vocabulary.types import Detections
 
     rng = np.random.default_rng(0)
     boxes = [np.array([[50 + 100 * i + 0.5 * k, 100, 60, 180] for i in range(people)])
              + rng.normal(0, 1, (people, 4)) for k in range(frames)]
-    dets = [Detections.from_xywh(b, np.full(people, 0.9)) for b in boxes]
-    for label, every in (("detected every frame", 1), ("detected once a second", 10)):
-        best = float("inf")
-        for _ in range(repeat):
-            tracker = IouTracker(TrackerConfig(), frame_size=(1280, 720))
-            t0 = time.perf_counter()
-            for k, d in enumerate(dets):
-                tracker.update(d if k % every == 0 else None, k * 0.1)
-            best = min(best, (time.perf_counter() - t0) / frames * 1e6)
-        print(f"# dwell IouTracker, {people} people {label} (10 fps): {best:.0f} µs per frame")
-        best = float("inf")
-        for _ in range(repeat):
-            tracker = IouTracker(TrackerConfig(), frame_size=(1280, 720))
-            visits = Visits(BehaviourConfig(), ZoneMap([], (1280, 720)), (1280, 720))
-            outs = [tracker.update(d if k % every == 0 else None, k * 0.1)
-                    for k, d in enumerate(dets)]
-            t0 = time.perf_counter()
-            for k, tracks in enumerate(outs):
-                visits.visiting(visits.update(tracks, k * 0.1))  # as the pipeline does
-            best = min(best, (time.perf_counter() - t0) / frames * 1e6)
-        print(f"# dwell visit layer alone, {people} people {label} (10 fps): {best:.0f} µs "
-              "per frame (floor: 300)")
+    shares = rng.dirichlet(np.ones(20), people)  # one look per walker, a little noise a frame
+    looks = [np.sqrt(np.abs(shares + rng.normal(0, 0.005, shares.shape))) for _ in boxes]
+    for cue in (False, True):
+        dets = [Detections.from_xywh(b, np.full(people, 0.9)) for b in boxes]
+        if cue:
+            dets = [d.with_look(lk) for d, lk in zip(dets, looks, strict=True)]
+        label = " with the appearance cue" if cue else ""
+        for every_label, every in (("detected every frame", 1), ("detected once a second", 10)):
+            tracker_us, layer_us = _time_updates(dets, every, repeat)
+            print(f"# dwell IouTracker{label}, {people} people {every_label} (10 fps): "
+                  f"{tracker_us:.0f} µs per frame")
+            print(f"# dwell visit layer alone{label}, {people} people {every_label} (10 fps): "
+                  f"{layer_us:.0f} µs per frame (floor: 300)")
+    print_cue_cost(boxes[0], repeat)
+
+
+def _time_updates(dets: list, every: int, repeat: int) -> tuple[float, float]:
+    """Best µs per frame of the tracker, and of the visit layer over its output."""
+    best, best_layer = float("inf"), float("inf")
+    size = (1280, 720)
+    for _ in range(repeat):
+        tracker = IouTracker(TrackerConfig(), frame_size=size)
+        t0 = time.perf_counter()
+        outs = [tracker.update(d if k % every == 0 else None, k * 0.1)
+                for k, d in enumerate(dets)]
+        best = min(best, (time.perf_counter() - t0) / len(dets) * 1e6)
+        visits = Visits(BehaviourConfig(), ZoneMap([], size), size)
+        t0 = time.perf_counter()
+        for k, tracks in enumerate(outs):
+            visits.visiting(visits.update(tracks, k * 0.1))  # as the pipeline does
+        best_layer = min(best_layer, (time.perf_counter() - t0) / len(dets) * 1e6)
+    return best, best_layer
+
+
+def print_cue_cost(xywh: np.ndarray, repeat: int) -> None:
+    """What perception spends computing the cue for these people on a 1280x720 picture."""
+    from edge.perception.appearance import torso_looks
+
+    image = np.random.default_rng(1).integers(0, 256, (720, 1280, 3), np.uint8)
+    xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1).astype(np.float32)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(100):
+            torso_looks(image, xyxy)
+        best = min(best, (time.perf_counter() - t0) / 100 * 1e6)
+    print(f"# appearance cue in perception (edge/perception/appearance.py), {len(xyxy)} people "
+          f"of {xywh[0, 3]:.0f} px: {best:.0f} µs per frame")
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"| {'sequence':<14} | {'dets':<7} | {'tracker':<26} | IDF1  | IDsw | "
+    head = (f"| {'sequence':<14} | {'dets':<10} | {'tracker':<26} | IDF1  | IDsw | "
             f"visits/person (split) | handed over | swaps | wrong joins | dwell err s | µs/frame |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
@@ -395,7 +460,7 @@ def print_table(rows: list[Row]) -> None:
         if len(per) > 21:
             per = per.replace(" = ", "=")
         joins = "-" if r.joins_wrong is None else str(r.joins_wrong)
-        print(f"| {r.sequence:<14} | {r.detections:<7} | {r.tracker:<26} | {r.idf1:.3f} | "
+        print(f"| {r.sequence:<14} | {r.detections:<10} | {r.tracker:<26} | {r.idf1:.3f} | "
               f"{r.switches:>4} | {per:<21} | {r.handed:>11} | {r.swapped:>5} | {joins:>11} | "
               f"{r.dwell_err:>11.2f} | {r.us:>8.0f} |")
 

@@ -38,17 +38,22 @@ GtFrames = list[tuple[npt.NDArray[np.int64], Boxes]]  # per frame: (ids, xyxy)
 
 
 # ---- real ground truth, made harder ---------------------------------------------------
+def played(n: int, plays: int) -> list[int]:
+    """Frame indices (0-based) of a clip of ``n`` frames played forward, back, forward..."""
+    order: list[int] = []
+    for play in range(plays):
+        part = list(range(n)) if play % 2 == 0 else list(range(n))[::-1]
+        order += part if play == 0 else part[1:]  # the turning frame once
+    return order
+
+
 def tud(sequence: str, plays: int = 3) -> GtFrames:
     """The clip's ground truth played forward, back, forward...; each unbroken presence of an
     annotated id is one person (someone who walks out and back in is two visits)."""
     gt = read_mot_ground_truth(shared_file(f"footage/{sequence}/gt/gt.txt"))
     empty = (np.zeros(0, np.int64), np.zeros((0, 4)))
     forward = [tuple(map(np.asarray, gt.get(k, empty))) for k in range(1, max(gt) + 1)]
-    frames: GtFrames = []
-    for play in range(plays):
-        part = forward if play % 2 == 0 else forward[::-1]
-        frames += part if play == 0 else part[1:]  # the turning frame once
-    return _one_id_per_presence(frames)
+    return _one_id_per_presence([forward[k] for k in played(len(forward), plays)])
 
 
 def _one_id_per_presence(frames: GtFrames) -> GtFrames:
@@ -130,15 +135,18 @@ def with_post(box: Boxes, ids: npt.NDArray[np.int64], boxes: Boxes) -> Boxes:
     return np.concatenate([np.minimum(box[:2], post[:2]), np.maximum(box[2:], post[2:])])
 
 
-def follow(frames: GtFrames) -> tuple[dict[int, tuple[list[int], Boxes]],
-                                      dict[int, tuple[list[int], Boxes]], dict[int, int]]:
-    """Tracker + visit layer over the boxes: visitor-id frames, track-id frames, and which
-    visitor each track became (matched people only, like the events)."""
+def follow(frames: GtFrames, looks: list[npt.NDArray[np.float32]] | None = None
+           ) -> tuple[dict[int, tuple[list[int], Boxes]],
+                      dict[int, tuple[list[int], Boxes]], dict[int, int]]:
+    """Tracker + visit layer over the boxes (and each frame's appearance cue, if given):
+    visitor-id frames, track-id frames, and which visitor each track became (matched people
+    only, like the events)."""
     tracker = IouTracker(TrackerConfig(), TUD)
     visits = Visits(BehaviourConfig(), ZoneMap([], TUD), TUD)
     by_visitor, by_track, visitor_of = {}, {}, {}
     for k, (_, boxes) in enumerate(frames):
-        dets = Detections(boxes.astype(np.float32), np.full(len(boxes), 0.9, np.float32))
+        dets = Detections(boxes.astype(np.float32), np.full(len(boxes), 0.9, np.float32),
+                          look=None if looks is None else looks[k])
         people = visits.update(tracker.update(dets, k / FPS), k / FPS)
         seen = people[people.matched]
         tids = [visits.visitors[v].track if v > 0 else -v for v in seen.ids.tolist()]
@@ -168,12 +176,12 @@ def assert_one_visit(frames: GtFrames, person: int, label: str) -> None:
     assert scores.handed_over == 0, (label, "their visit also followed someone else")
 
 
-# Known to fail (issue 13 left open, see the report): the TUD-Campus walker these hide (gt
-# person 5) has a companion (gt person 8) walking 20 px behind them at the same speed, hidden
-# by them until frame 46. Hidden from frame 25, person 5's coasting track is re-acquired by
-# the tracker on person 8 when they emerge exactly on person 5's predicted path: from boxes
-# alone person 8 *is* the best continuation, so only an appearance cue could tell them apart,
-# and these cases have no pixels.
+# Known to fail: the TUD-Campus walker these hide (gt person 5) has a companion (gt person 8)
+# walking 20 px behind them at the same speed, hidden by them until frame 46. Hidden from
+# frame 25, person 5's coasting track is re-acquired by the tracker on person 8 when they
+# emerge exactly on person 5's predicted path: from boxes alone person 8 *is* the best
+# continuation. These cases have no pixels; tests/test_visits_looks.py plays them with the
+# real pictures and the appearance cue.
 KNOWN = pytest.mark.xfail(strict=True, reason="TUD-Campus: a companion walking in step behind "
                           "the hidden person takes over their path (boxes cannot tell)")
 HIDES = [pytest.param(seq, s, marks=KNOWN) if seq == "TUD-Campus" and s > 2.0 else (seq, s)

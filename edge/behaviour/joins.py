@@ -10,6 +10,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from edge.behaviour.looks import Look
 from edge.vocabulary.boxes import iou_matrix
 
 # Join radius, in the lost person's box heights: 0.75 for a box that reappears where the
@@ -43,6 +44,7 @@ class HeldTrack:
     born_free: bool  # at the edge / in an entrance (or staff zone): a visitor at once
     first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     visitor: int | None = None  # None while held back
+    look: Look = field(default_factory=Look)  # its clear views' appearance (live only)
 
 
 @dataclass(slots=True)
@@ -67,6 +69,8 @@ class Visitor:
     at_edge: bool = False  # last box cut by the picture's edge
     out_x: float = 0.0  # which way out that edge is: -1 left, 1 right, 0 none
     out_y: float = 0.0  # -1 top, 1 bottom
+    # the appearance cue of their clear views (live only; forgotten with the visit)
+    look: Look = field(default_factory=Look)
 
 
 def plausible(v: Visitor, box: list[float], track: HeldTrack, memory_s: float,
@@ -78,7 +82,9 @@ def plausible(v: Visitor, box: list[float], track: HeldTrack, memory_s: float,
     ``_JOIN_SPREAD_PER_S`` per second of gap (the gap, and the newcomer's position, taken at
     its first sighting). The newcomer's feet or head must be near it (a partial box keeps one
     of them), and its height near one of their recent boxes or one of its edges must match
-    theirs (a merged box is taller but shares an edge); staff skip the size check.
+    theirs (a merged box is taller but shares an edge); staff skip the size check. A
+    newcomer of their size whose look is clearly unlike theirs is not them (live only: see
+    edge/behaviour/looks.py).
     """
     gap = track.first_t - v.last_t
     if gap < -_OVERLAP_S or gap > memory_s:
@@ -101,6 +107,10 @@ def plausible(v: Visitor, box: list[float], track: HeldTrack, memory_s: float,
     same_size = any(abs(math.log(h / g)) < math.log(_SAME_HEIGHT_RATIO) for g in v.heights)
     edge = min(abs(feet - v.box[3] - step_y), abs(top - v.box[1] - step_y))
     if not (same_size or staff or edge <= _EDGE_MATCH * ref + abs(step_y)):
+        return None
+    if same_size and v.look.unlike(track.look):
+        # clearly different clothes (live only): someone else. Only for a box of their
+        # size: the torso region of a merged or partial box shows someone else, or the post
         return None
     radius = (_JOIN_RADIUS + _JOIN_SPREAD_PER_S * max(gap, 0.0)) * ref
     d = min(d_feet, d_head)

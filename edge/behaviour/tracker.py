@@ -18,6 +18,13 @@ distance on, not across the shop). Each frame is matched in two stages, all on a
 When the frame size is known, a person who walks out of the picture ends at once, so the next
 one entering at that edge does not inherit their visit.
 
+When the detections carry the appearance cue (``Detections.look``: live, from pixels; never
+in a trace), each person keeps the mean look of their clear views, and a person unseen for
+``LOOK_GAP_S`` or more is not continued by a detection whose look is clearly different
+(edge/behaviour/looks.py): a companion emerging from behind someone hidden, on their path, is
+someone new. People seen until now are matched by boxes alone (their look may change as they
+turn). Without looks every decision is the boxes' alone, as in a replayed trace.
+
 Matching is greedy on the best pairs (mutual-best rounds, equal to sorting all pairs): on the
 TUD clips the Hungarian method gave the same tracks, and greedy needs no scipy. A new person
 is confirmed (gets an id) on the second sighting; an id stays in the output, predicted
@@ -32,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from edge.behaviour.looks import TrackLooks
 from edge.config.sections import TrackerConfig
 from edge.vocabulary.boxes import iou_matrix
 from edge.vocabulary.types import Detections, Tracks
@@ -58,8 +66,6 @@ _EDGE_MARGIN = 0.01
 # Speed towards an edge, in box heights per second, that counts as walking out (a slow walk is
 # ~0.5); below it the person is standing there, swaying, and a miss is just a miss.
 _EXIT_SPEED = 0.25
-
-
 def greedy_match(score: F64, floor: float) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Pairs (rows, cols) of a one-to-one matching taking the best-scoring pairs first.
 
@@ -127,6 +133,8 @@ class IouTracker:
         self._size = None if frame_size is None else np.asarray(frame_size, np.float64)
         self._next_id = 1
         self._s = np.zeros((0, _COLS))
+        # each person's mean look and its view count (rows as _s), once any detection had one
+        self._looks: TrackLooks | None = None  # once any detection had a look
 
     def __len__(self) -> int:
         """People followed now, confirmed or not."""
@@ -155,31 +163,46 @@ class IouTracker:
         if detections is None:
             return self._output(pred_xyxy, np.zeros(n_trk, bool), None, None, None)
         det_box = detections.xyxy.astype(np.float64)
+        det_look = None if detections.look is None else detections.look.astype(np.float64)
+        if det_look is not None and self._looks is None:
+            self._looks = TrackLooks(n_trk, det_look.shape[1])
         det_of_trk = np.full(n_trk, -1, np.intp)
         if n_trk and len(det_box):
-            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, unseen)
+            det_of_trk = self._associate(pred, pred_xyxy, det_box, detections.score, unseen,
+                                         det_look)
         matched = det_of_trk >= 0
         n_matched = np.count_nonzero(matched)  # (count_nonzero: 8x faster than .any())
         everyone = n_matched == n_trk
         if n_matched:
             self._correct(det_box, det_of_trk, matched, everyone, detections.score, unseen, t)
+            if det_look is not None and self._looks is not None:
+                self._looks.see(det_look, det_of_trk, matched)
         gone = None if everyone else self._gone(pred_xyxy, matched, unseen)
         out = self._output(pred_xyxy, matched, det_of_trk, detections, gone)
         if gone is not None:
-            self._s = self._s[~gone]
+            self._keep(~gone)
         if len(det_box) > n_trk or not everyone:  # someone may be new
             free = np.ones(len(det_box), bool)
             free[det_of_trk[matched]] = False
-            self._start(det_box, detections.score, free, t)
+            self._start(det_box, detections.score, free, t, det_look)
         return out
 
+    def _keep(self, rows: npt.NDArray[np.bool_]) -> None:
+        self._s = self._s[rows]
+        if self._looks is not None:
+            self._looks.keep(rows)
+
     def _associate(self, pred: F64, pred_xyxy: F64, det_box: F64,
-                   score: npt.NDArray[np.float32], unseen: F64) -> npt.NDArray[np.intp]:
-        """For each tracked person, the index of their detection, or -1."""
+                   score: npt.NDArray[np.float32], unseen: F64,
+                   det_look: F64 | None = None) -> npt.NDArray[np.intp]:
+        """For each tracked person, the index of their detection, or -1 (pairs that the
+        appearance cue refuses never match, see ``TrackLooks.veto``)."""
         cfg = self.cfg
         det_of_trk = np.full(len(pred), -1, np.intp)
         strong = score >= cfg.new_track_score
         iou = iou_matrix(pred_xyxy, det_box)
+        veto = (None if det_look is None or self._looks is None
+                else self._looks.veto(det_look, unseen, iou))
 
         # 1. overlap with where each person is predicted to be, best pairs first. Doubtful
         # detections take part only for people seen until just now and only when they
@@ -190,6 +213,8 @@ class IouTracker:
         # a box much taller or shorter than the person's is someone else, or two people
         ratio = pred[:, 3:4] / np.maximum(det_box[:, 3] - det_box[:, 1], 1.0)
         usable &= (ratio < _MAX_HEIGHT_RATIO) & (ratio > 1 / _MAX_HEIGHT_RATIO)
+        if veto is not None:
+            usable &= ~veto
         r, c = greedy_match(np.where(usable, iou, -1.0), max(cfg.min_iou, 1e-6))
         det_of_trk[r] = c
         if len(r) == len(pred):
@@ -203,6 +228,8 @@ class IouTracker:
         if len(free_t) and len(free_d) and cfg.reacquire_distance > 0:
             dist = self._reacquire_distance(free_t, pred[free_t], _cxcywh(det_box[free_d]),
                                             unseen[free_t])
+            if veto is not None:
+                dist = np.where(veto[np.ix_(free_t, free_d)], np.inf, dist)
             r, c = greedy_match(-dist, -cfg.reacquire_distance)
             det_of_trk[free_t[r]] = free_d[c]
         return det_of_trk
@@ -284,9 +311,14 @@ class IouTracker:
         if detections is not None and det_of_trk is not None and np.count_nonzero(matched):
             yaw[matched] = detections.yaw[det_of_trk[matched]]
         ids, score = s[:, _ID].astype(np.int64), s[:, _SCORE].astype(np.float32)
+        look = None
+        if detections is not None and detections.look is not None and det_of_trk is not None:
+            look = np.full((len(s), detections.look.shape[1]), np.nan, np.float32)
+            look[matched] = detections.look[det_of_trk[matched]]
         if np.count_nonzero(show) == len(show):
-            return Tracks(ids, xyxy, score, yaw, matched)
-        return Tracks(ids[show], xyxy[show], score[show], yaw[show], matched[show])
+            return Tracks(ids, xyxy, score, yaw, matched, look)
+        return Tracks(ids[show], xyxy[show], score[show], yaw[show], matched[show],
+                      None if look is None else look[show])
 
     def _gone(self, pred_xyxy: F64, matched: npt.NDArray[np.bool_],
               unseen: F64) -> npt.NDArray[np.bool_]:
@@ -319,12 +351,14 @@ class IouTracker:
         return left
 
     def _start(self, det_box: F64, score: npt.NDArray[np.float32],
-               free: npt.NDArray[np.bool_], t: float) -> None:
+               free: npt.NDArray[np.bool_], t: float, det_look: F64 | None = None) -> None:
         """Unmatched confident detections become new (unconfirmed) people."""
         new = free & (score >= self.cfg.new_track_score)
         n = np.count_nonzero(new)
         if not n:
             return
+        if self._looks is not None:
+            self._looks.add(None if det_look is None else det_look[new], int(n))
         rows = np.zeros((n, _COLS))
         rows[:, _BOX] = _cxcywh(det_box[new])
         rows[:, _SEEN_XYXY] = det_box[new]

@@ -28,10 +28,14 @@ inward, and the tracker lost them, or crossing out of an entrance zone: at once;
 The end is always stamped by behaviour with the last time they were seen, so the memory never
 adds to dwell.
 
-A join is decided from geometry and motion only (positions, box edges and heights, times), and
-a still visitor's start from those and the head direction (yaw), all of which are in a trace:
-replaying a trace decides what the live sensor decided (the trace rounds yaw to 0.1°, so a head
-turn of exactly 30° ± 0.05° could be judged differently; behaviour's look-around shares this).
+A join is decided from geometry and motion (positions, box edges and heights, times), and
+a still visitor's start from those and the head direction (yaw), all of which are in a trace.
+Live, the appearance cue (``Tracks.look``, edge/behaviour/looks.py) can also **refuse** a
+join: a newcomer whose clear views' colours are clearly unlike the lost person's is someone
+else (a companion walking in step behind them). A trace has no looks, so a replay joins by
+geometry alone and may join where the live sensor refused (docs/tracker.md says when).
+The trace also rounds yaw to 0.1°, so a head turn of exactly 30° ± 0.05° could be judged
+differently; behaviour's look-around shares this.
 """
 
 from __future__ import annotations
@@ -125,12 +129,18 @@ class Visits:
                 del self._tracks[tid]
         rows: dict[int, int] = {}  # visitor -> row
         yaws = tracks.yaw.tolist()
+        looks = tracks.look
         for j, tid in enumerate(ids):
             vid = self._visitor_of(tid, boxes[j], matched[j], t)
+            if looks is not None and matched[j]:
+                self._tracks[tid].look.add(looks[j])
             if vid is not None:
                 rows[vid] = j
                 if matched[j]:
-                    self._seen(self.visitors[vid], boxes[j], t, feet_in[j], yaws[j])
+                    v = self.visitors[vid]
+                    self._seen(v, boxes[j], t, feet_in[j], yaws[j])
+                    if looks is not None:
+                        v.look.add(looks[j])
         if len(rows) < len(ids):
             self._decide_held(ids, boxes, matched, rows, t)
         if len(rows) < len(self.visitors) or not all(matched):

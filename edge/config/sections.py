@@ -133,6 +133,14 @@ class TrackerConfig(Section):
         "Longer extrapolates steady walkers further behind a pillar; shorter keeps the "
         "prediction near where someone stopped or turned.",
     )
+    appearance_cue: bool = Field(
+        True, description="Live only: a coarse colour histogram of each person's torso (from "
+        "views clear of other people, kept in memory while they are followed, never recorded: "
+        "docs/privacy-notice.md) lets the tracker and the visit layer refuse to continue a "
+        "hidden person on someone in clearly different clothes. Off decides from boxes alone, "
+        "exactly as a replay of a trace does, at the cost of more visits handed to a "
+        "companion who walked in step behind them.",
+    )
 
 
 class YawConfig(Section):

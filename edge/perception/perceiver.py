@@ -1,10 +1,12 @@
-"""Perception: motion gate -> person detector -> head yaw, one frame at a time.
+"""Perception: motion gate -> person detector -> head yaw and looks, one frame at a time.
 
 ``observe`` returns ``None`` when the detector did not run on a frame ("not looked", which the
 tracker treats as a prediction step), never an empty Detections for a frame nobody looked at.
 The detector runs when the motion gate sees change, and at least every
 ``motion.redetect_interval_s`` while anyone is tracked, because people standing still make no
 motion and must not be lost. An empty, still scene costs one shrink-and-compare per frame.
+With ``looks`` each detection also gets the appearance cue (edge/perception/appearance.py),
+in memory only.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGES = ("motion", "detect", "yaw")
+STAGES = ("motion", "detect", "yaw", "look")
 TIMING_WINDOW = 2048  # recent samples per stage kept for medians
 
 
@@ -37,11 +39,14 @@ class Perception:
     """One camera's perception: the motion gate (``motion``), the person ``detector``
     (edge.perception.detector.load_detector) and the head-yaw estimator ``yaw`` (``load_yaw``;
     None: yaw stays NaN), read for each visitor at most every ``yaw_interval_s``
-    (edge/perception/yaw_schedule.py)."""
+    (edge/perception/yaw_schedule.py); ``looks`` ([tracker] appearance_cue) adds each person's
+    torso look (None when off: the pipeline then decides from boxes alone, as in a replay)."""
 
     def __init__(self, motion: MotionConfig, frame_size: tuple[int, int], *,
-                 detector: Detector, yaw: Any = None, yaw_interval_s: float = 0.0) -> None:
+                 detector: Detector, yaw: Any = None, yaw_interval_s: float = 0.0,
+                 looks: bool = False) -> None:
         self.detector = detector
+        self.looks = looks
         self.gate = MotionGate(motion, frame_size)
         self.redetect_s = motion.redetect_interval_s
         self.yaw = yaw
@@ -78,6 +83,12 @@ class Perception:
                 self.yaw_schedule.saw(yaw)
             detections = detections.with_yaw(yaw)
             self.stage_ms["yaw"].append((time.perf_counter() - t2) * 1000)
+        if self.looks and len(detections):
+            from edge.perception.appearance import torso_looks
+
+            t3 = time.perf_counter()
+            detections = detections.with_look(torso_looks(frame.image, detections.xyxy))
+            self.stage_ms["look"].append((time.perf_counter() - t3) * 1000)
         return detections
 
     def median_stage_ms(self) -> dict[str, float]:

@@ -86,7 +86,8 @@ class Sensor:
             s = self.settings
             self.perception = Perception(s.motion, size, detector=self.load_detector(),
                                          yaw=load_yaw(s.yaw, s.models_dir, s.detector.runtime),
-                                         yaw_interval_s=s.yaw.interval_s)
+                                         yaw_interval_s=s.yaw.interval_s,
+                                         looks=s.tracker.appearance_cue)
             self._perceived = size
         return self.perception
 
@@ -175,12 +176,14 @@ class Sensor:
         return events + self.finish()
 
     def reload(self, settings: Settings) -> None:
-        """New thresholds and zones; visits and their clocks are kept. New motion or yaw
-        settings rebuild perception at the next frame (the loaded detector is kept)."""
+        """New thresholds and zones; visits and their clocks are kept. New motion, yaw or
+        appearance-cue settings rebuild perception at the next frame (the loaded detector is
+        kept)."""
         old, self.settings = self.settings, settings
         if self.pipeline is not None:
             self.pipeline.reload(settings)
-        if settings.motion != old.motion or settings.yaw != old.yaw:
+        if (settings.motion != old.motion or settings.yaw != old.yaw
+                or settings.tracker.appearance_cue != old.tracker.appearance_cue):
             self.perception = None
 
     def _emit(self, events: list[Event]) -> list[Event]:

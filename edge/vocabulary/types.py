@@ -2,7 +2,11 @@
 
 Conventions: boxes are ``xyxy`` float32 pixels of the source image; ``yaw`` is degrees, NaN
 where no face was seen (a back turned, a face too small); ``t`` is seconds since the start of
-the input, taken from the frame — no stage below the source reads a clock.
+the input, taken from the frame — no stage below the source reads a clock. ``look`` is the
+optional appearance cue (edge/perception/appearance.py): per person a coarse colour histogram
+of the torso, as square roots (N, K), NaN rows where the torso was not clear; None when there
+were no pixels (a trace, ground truth). It lives in memory only: a trace, an event or a
+message never carries it (docs/privacy-notice.md).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Detections:
     xyxy: FloatArray
     score: FloatArray
     yaw: FloatArray = field(default=None)  # type: ignore[arg-type]  # NaN-filled when None
+    look: FloatArray | None = None  # (N, K) appearance cue, in memory only; None: no pixels
 
     def __post_init__(self) -> None:
         xyxy = _f32(self.xyxy, (4,), "xyxy")
@@ -62,6 +67,8 @@ class Detections:
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "score", score)
         object.__setattr__(self, "yaw", yaw)
+        if self.look is not None:
+            object.__setattr__(self, "look", _looks(self.look, n))
 
     @classmethod
     def empty(cls) -> Detections:
@@ -78,10 +85,14 @@ class Detections:
         return len(self.xyxy)
 
     def __getitem__(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Detections:
-        return Detections(self.xyxy[mask], self.score[mask], self.yaw[mask])
+        look = None if self.look is None else self.look[mask]
+        return Detections(self.xyxy[mask], self.score[mask], self.yaw[mask], look)
 
     def with_yaw(self, yaw: FloatArray) -> Detections:
-        return Detections(self.xyxy, self.score, yaw)
+        return Detections(self.xyxy, self.score, yaw, self.look)
+
+    def with_look(self, look: FloatArray | None) -> Detections:
+        return Detections(self.xyxy, self.score, self.yaw, look)
 
     @property
     def xywh(self) -> FloatArray:
@@ -90,12 +101,20 @@ class Detections:
         return b
 
 
+def _looks(a: object, n: int) -> FloatArray:
+    arr = np.asarray(a, dtype=np.float32)
+    if arr.ndim != 2 or len(arr) != n:
+        raise ValueError(f"look must have shape (N, K) with N = {n}, got {arr.shape}")
+    return arr
+
+
 @dataclass(frozen=True)
 class Tracks:
     """Everyone the tracker currently follows.
 
     ``matched`` is False for a person predicted through a detector miss or occlusion (still
-    the same visit, just not seen in this frame).
+    the same visit, just not seen in this frame). ``look``: the appearance cue of each row's
+    detection in this frame (NaN rows: none), or None when the detections had none.
     """
 
     ids: IntArray
@@ -103,12 +122,15 @@ class Tracks:
     score: FloatArray
     yaw: FloatArray
     matched: BoolArray
+    look: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
         for name in ("xyxy", "score", "yaw", "matched"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Tracks.{name} has {len(getattr(self, name))} rows, ids {n}")
+        if self.look is not None and len(self.look) != n:
+            raise ValueError(f"Tracks.look has {len(self.look)} rows, ids {n}")
 
     @classmethod
     def empty(cls) -> Tracks:
@@ -120,7 +142,7 @@ class Tracks:
 
     def __getitem__(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Tracks:
         return Tracks(self.ids[mask], self.xyxy[mask], self.score[mask], self.yaw[mask],
-                      self.matched[mask])
+                      self.matched[mask], None if self.look is None else self.look[mask])
 
     @property
     def feet(self) -> FloatArray:
