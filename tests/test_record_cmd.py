@@ -30,8 +30,12 @@ def dwell(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.perception
-def test_record_then_replay_decides_what_the_live_pipeline_decided(tmp_path: Path) -> None:
-    video = shared_file("footage/TUD-Stadtmitte/TUD-Stadtmitte.mp4")
+@pytest.mark.parametrize(("clip", "min_visits"), [("TUD-Stadtmitte", 5), ("TUD-Campus", 3)])
+def test_record_then_replay_decides_what_the_live_pipeline_decided(
+        tmp_path: Path, clip: str, min_visits: int) -> None:
+    """TUD-Campus has a box scored 0.5499 at 1.8 s: below new_track_score unrounded, 0.55 in
+    the trace; live decides on the trace's grid (Detections.on_record_grid), so alike."""
+    video = shared_file(f"footage/{clip}/{clip}.mp4")
     trace = tmp_path / "tud.trace.jsonl"
     result = dwell("record", str(video), "--out", str(trace), "--duration", str(SECONDS),
                    cwd=tmp_path)
@@ -43,7 +47,7 @@ def test_record_then_replay_decides_what_the_live_pipeline_decided(tmp_path: Pat
         frame = json.loads(line)
         assert set(frame) == {"t", "people"} and frame["t"] <= SECONDS
         assert all(set(p) == {"box", "score", "yaw"} for p in frame["people"])
-    assert sum(len(json.loads(line)["people"]) for line in lines[1:]) > 50
+    assert sum(len(json.loads(line)["people"]) for line in lines[1:]) > 10 * min_visits
 
     # the live pipeline over the same frames, in this process, with replay's ping ids, and
     # without the appearance cue: a trace has no looks, so only then must every decision be
@@ -59,7 +63,7 @@ def test_record_then_replay_decides_what_the_live_pipeline_decided(tmp_path: Pat
     replayed: list = []
     replay(trace, settings, on_event=replayed.append)
     assert [e.to_json() for e in replayed] == [e.to_json() for e in live_events]
-    assert sum(e.type == "visit_start" for e in replayed) >= 5
+    assert sum(e.type == "visit_start" for e in replayed) >= min_visits
 
 
 def test_record_refuses_a_missing_source(tmp_path: Path) -> None:

@@ -67,3 +67,26 @@ def test_empty_file_is_an_error(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(InputError, match="empty"):
         read_trace(path)
+
+
+def test_live_numbers_on_the_record_grid_read_back_bit_for_bit(tmp_path: Path) -> None:
+    """What the sensor decides on (Detections.on_record_grid) is exactly what a replay of the
+    trace reads, so no threshold can fall on the other side in the replay; and it is
+    idempotent (a replay puts the read numbers on the grid again without change)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    xy = rng.uniform(-50, 700, (n, 2))
+    wh = rng.uniform(5, 300, (n, 2))
+    scores = np.concatenate([rng.uniform(0.3, 1.0, n - 4), [0.5499, 0.54951, 0.7, 0.55]])
+    yaw = np.where(rng.random(n) < 0.3, np.nan, rng.uniform(-90, 90, n))
+    live = make_detections(np.concatenate([xy, wh], axis=1), scores, yaw).on_record_grid()
+    path = tmp_path / "grid.trace.jsonl"
+    with TraceWriter.open(path, TraceHeader(10.0, (640, 480))) as writer:
+        writer.write(0.0, live)
+    _, frames = read_trace(path)
+    [(_, read)] = list(frames)
+    for got in (read, read.on_record_grid(), live.on_record_grid()):
+        assert np.array_equal(got.xyxy, live.xyxy)
+        assert np.array_equal(got.score, live.score)
+        assert np.array_equal(got.yaw, live.yaw, equal_nan=True)
+    assert live.score[-4] == np.float32(0.55) and live.score[-3] == np.float32(0.55)

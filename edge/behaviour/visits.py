@@ -34,8 +34,8 @@ Live, the appearance cue (``Tracks.look``, edge/behaviour/looks.py) can also **r
 join: a newcomer whose clear views' colours are clearly unlike the lost person's is someone
 else (a companion walking in step behind them). A trace has no looks, so a replay joins by
 geometry alone and may join where the live sensor refused (docs/tracker.md says when).
-The trace also rounds yaw to 0.1°, so a head turn of exactly 30° ± 0.05° could be judged
-differently; behaviour's look-around shares this.
+Live numbers are put on the trace's grid before any decision (``Detections.on_record_grid``),
+so rounding never makes a replay judge a threshold differently.
 """
 
 from __future__ import annotations

@@ -27,7 +27,13 @@ from typing import IO, Any
 import numpy as np
 
 from edge.vocabulary.errors import InputError
-from edge.vocabulary.types import Detections
+from edge.vocabulary.types import (
+    BOX_DECIMALS,
+    SCORE_DECIMALS,
+    T_DECIMALS,
+    YAW_DECIMALS,
+    Detections,
+)
 
 log = logging.getLogger("dwell.trace")
 
@@ -59,9 +65,10 @@ def frame_line(t: float, detections: Detections) -> str:
     xywh = detections.xywh.tolist()
     for box, score, yaw in zip(xywh, detections.score.tolist(), detections.yaw.tolist(),
                                strict=True):
-        people.append({"box": [round(v, 1) for v in box], "score": round(score, 3),
-                       "yaw": None if math.isnan(yaw) else round(yaw, 1)})
-    return json.dumps({"t": round(t, 4), "people": people}, separators=(",", ":"))
+        people.append({"box": [round(v, BOX_DECIMALS) for v in box],
+                       "score": round(score, SCORE_DECIMALS),
+                       "yaw": None if math.isnan(yaw) else round(yaw, YAW_DECIMALS)})
+    return json.dumps({"t": round(t, T_DECIMALS), "people": people}, separators=(",", ":"))
 
 
 class TraceWriter:

@@ -25,7 +25,7 @@ from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Event
 from edge.vocabulary.interfaces import Detector, Tracker
 from edge.vocabulary.tally import Tally
-from edge.vocabulary.types import Detections, Frame
+from edge.vocabulary.types import T_DECIMALS, Detections, Frame
 
 if TYPE_CHECKING:
     from edge.behaviour.policy import PingIdFactory
@@ -128,10 +128,14 @@ class Sensor:
         return self.step(frame.t, self.look(frame))
 
     def step(self, t: float, detections: Detections | None) -> list[Event]:
-        """One observation through the pipeline (acks that arrived meanwhile first)."""
+        """One observation through the pipeline (acks that arrived meanwhile first). Time and
+        detections are put on the trace's grid first (``Detections.on_record_grid``): run
+        decides on exactly the numbers a replay of its trace reads."""
+        t = round(t, T_DECIMALS)
         self.last_t = max(self.last_t, t)
         events = self.drain_acks()
         if detections is not None:
+            detections = detections.on_record_grid()
             for sink in self.looked:
                 sink(t, detections)
         if self.pipeline is not None:

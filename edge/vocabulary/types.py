@@ -48,6 +48,12 @@ def _f32(a: object, shape_tail: tuple[int, ...], name: str) -> FloatArray:
     return arr
 
 
+# The grid a trace records on (edge/offline/trace.py): boxes [x, y, w, h] to 0.1 px, scores
+# to 0.001, yaw to 0.1 degree, t to 0.1 ms. The sensor puts live numbers on it before deciding
+# (``Detections.on_record_grid``), so that a replay of the trace sees what run decided on.
+BOX_DECIMALS, SCORE_DECIMALS, YAW_DECIMALS, T_DECIMALS = 1, 3, 1, 4
+
+
 @dataclass(frozen=True)
 class Detections:
     """People found in one frame: one array per field, filtered with boolean masks."""
@@ -90,6 +96,18 @@ class Detections:
 
     def with_yaw(self, yaw: FloatArray) -> Detections:
         return Detections(self.xyxy, self.score, yaw, self.look)
+
+    def on_record_grid(self) -> Detections:
+        """Rounded as a trace records them (idempotent): boxes as [x, y, w, h] to 0.1 px,
+        then back to xyxy exactly as a replay reads them; scores to 0.001; yaw to 0.1 deg.
+        A score of 0.5496 is then 0.55 both live and in the replay, not doubtful in one and
+        confident in the other."""
+        if not len(self):
+            return self
+        xywh = np.round(self.xywh, BOX_DECIMALS)
+        xywh[:, 2:] += xywh[:, :2]
+        return Detections(xywh, np.round(self.score, SCORE_DECIMALS),
+                          np.round(self.yaw, YAW_DECIMALS), self.look)
 
     def with_look(self, look: FloatArray | None) -> Detections:
         return Detections(self.xyxy, self.score, self.yaw, look)
