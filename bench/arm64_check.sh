@@ -41,7 +41,11 @@ cp "$MODELS/yolox_nano.onnx" "$ROOT/shared/models/"
 cp "$SHARED/footage/TUD-Stadtmitte/TUD-Stadtmitte.mp4" "$ROOT/shared/footage/TUD-Stadtmitte/"
 cp /tmp/dwell-x86-boxes.json "$ROOT/x86_boxes.json"
 
-run() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin sh -c "$1"; }
+# The host's CA bundle: where egress goes through a TLS-inspecting proxy, pip in the chroot
+# must trust the same roots as the host's (its own bundle has only the public ones).
+cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$ROOT/host-ca.crt"
+run() { chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin \
+    PIP_CERT=/host-ca.crt SSL_CERT_FILE=/host-ca.crt PIP_DEFAULT_TIMEOUT=180 sh -c "$1"; }
 
 echo "== install on arm64"
 run "python3 -m venv /venv && /venv/bin/pip install -q /dwell" && echo "dwell: installed" \

@@ -41,6 +41,21 @@ _LEAST_WIDTH = 0.25
 _STEP = 2  # every second pixel each way: a quarter of the work, the same shares within ~0.02
 
 
+def _bin_parts() -> npt.NDArray[np.uint8]:
+    """(256, 1, 3) lookup table of the bin parts of an HSV pixel (see ``torso_looks``)."""
+    v = np.arange(256)
+    table = np.empty((256, 1, 3), np.uint8)
+    table[:, 0, 0] = _GREYS + (np.minimum(v, 179) * _HUES // 180) * _SATS
+    table[:, 0, 1] = np.where(v >= _MIN_SAT, np.minimum(
+        (v - _MIN_SAT) * _SATS // (256 - _MIN_SAT), _SATS - 1), _GREY)
+    table[:, 0, 2] = v * _GREYS // 256
+    return table
+
+
+_GREY = 255
+_BIN_PARTS = _bin_parts()
+
+
 def torso_regions(xyxy: FloatArray) -> FloatArray:
     """The torso region (xyxy) of each box."""
     w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
@@ -48,10 +63,12 @@ def torso_regions(xyxy: FloatArray) -> FloatArray:
                      xyxy[:, 0] + _X1 * w, xyxy[:, 1] + _Y1 * h], axis=1).astype(np.float32)
 
 
-def clear_views(xyxy: FloatArray, size: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    """Which boxes are whole people inside the picture whose torso region overlaps no other
-    box."""
-    region = torso_regions(xyxy)
+def clear_views(xyxy: FloatArray, size: tuple[int, int],
+                region: FloatArray | None = None) -> npt.NDArray[np.bool_]:
+    """Which boxes are whole people inside the picture whose torso region (``region``:
+    ``torso_regions(xyxy)`` when not given) overlaps no other box."""
+    if region is None:
+        region = torso_regions(xyxy)
     w, h = size
     clear = ((xyxy[:, 0] >= 1) & (xyxy[:, 1] >= 1) & (xyxy[:, 2] <= w - 1)
              & (xyxy[:, 3] <= h - 1)
@@ -74,10 +91,12 @@ def torso_looks(image: npt.NDArray[np.uint8], xyxy: FloatArray) -> FloatArray:
     out = np.full((len(xyxy), LOOK_BINS), np.nan, np.float32)
     if not len(xyxy):
         return out
-    clear = clear_views(xyxy, (image.shape[1], image.shape[0]))
+    region = torso_regions(xyxy)
+    clear = clear_views(xyxy, (image.shape[1], image.shape[0]), region)
+    corners = region.astype(np.int32).tolist()  # int() of each: truncation, as before
     rows, patches = [], []
     for i in clear.nonzero()[0].tolist():
-        x0, y0, x1, y1 = (int(v) for v in torso_regions(xyxy[i:i + 1])[0].tolist())
+        x0, y0, x1, y1 = corners[i]
         patch = image[y0:y1:_STEP, x0:x1:_STEP].reshape(-1, 3)
         if len(patch) >= _MIN_PIXELS:
             rows.append(i)
@@ -85,11 +104,11 @@ def torso_looks(image: npt.NDArray[np.uint8], xyxy: FloatArray) -> FloatArray:
     if not rows:
         return out
     pixels = np.concatenate(patches)[:, None, :]
-    hsv = cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV).reshape(-1, 3)
-    hue, sat, val = (hsv[:, k].astype(np.int32) for k in range(3))
-    colour = _GREYS + (hue * _HUES // 180) * _SATS + np.minimum(
-        (sat - _MIN_SAT) * _SATS // (256 - _MIN_SAT), _SATS - 1)
-    bins = np.where(sat >= _MIN_SAT, colour, val * _GREYS // 256)
+    # one table lookup per channel: hue -> its colour bin, saturation -> its level (255:
+    # grey), value -> its grey bin
+    parts = cv2.LUT(cv2.cvtColor(pixels, cv2.COLOR_BGR2HSV), _BIN_PARTS).reshape(-1, 3)
+    hue, sat, val = parts[:, 0], parts[:, 1], parts[:, 2]
+    bins = np.where(sat == _GREY, val, hue + sat)
     owner = np.repeat(np.arange(len(rows)), [len(p) for p in patches])
     counts = np.bincount(owner * LOOK_BINS + bins, minlength=len(rows) * LOOK_BINS)
     counts = counts.reshape(len(rows), LOOK_BINS).astype(np.float32)
