@@ -87,3 +87,15 @@ class Client:
             self.cookie = match.group(1)
             self.csrf = self.get("/api/session").json()["csrf"]
         return res
+
+
+def finished(client: Client, res: Response, timeout: float = 300) -> Response:
+    """``res``, or when it is 202 (a replay still running on the console's worker) the
+    job's answer once it is done: polled at /api/jobs like the page does."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while res.status == 202 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        res = client.get(f"/api/jobs?id={res.json()['job']}")
+    return res

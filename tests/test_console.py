@@ -26,6 +26,7 @@ from tests.console_helpers import (
     PASSWORD,
     Client,
     console_config,
+    finished,
     start_console,
 )
 
@@ -161,7 +162,7 @@ def as_line(total: int, by: dict[str, int]) -> str:
 def test_the_report_equals_dwell_replay_and_its_hours_add_up(
         client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expected = replay_numbers(tmp_path / "dwell.toml", capsys)
-    data = client.get("/api/report").json()
+    data = finished(client, client.get("/api/report")).json()
     total = data["total"]
     assert str(total["visits"]) == expected["visits"]
     assert as_line(total["pings"], total["pings_by_reason"]) == expected["pings"]
@@ -171,15 +172,15 @@ def test_the_report_equals_dwell_replay_and_its_hours_add_up(
     assert sum(h["pings"] for h in data["hours"]) == total["pings"]
     assert sum(h["visits"] for h in data["hours"]) == total["visits"]
     assert total["unanswered"] == total["pings"]  # a trace records no acks
-    csv = client.get("/api/report.csv")
+    csv = finished(client, client.get("/api/report.csv"))
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     last = csv.body.decode().strip().splitlines()[-1].split(",")
     assert last[0] == "total" and int(last[6]) == total["pings"]
 
 
 def test_what_if_replays_the_day_with_other_thresholds(client: Client) -> None:
-    res = client.post_json("/api/whatif", {"trace": GOLDEN_TRACE.name,
-                                           "changes": {"policy": {"linger_s": 60.0}}})
+    res = finished(client, client.post_json("/api/whatif", {
+        "trace": GOLDEN_TRACE.name, "changes": {"policy": {"linger_s": 60.0}}}))
     assert res.status == 200, res.body
     data = res.json()
     assert data["current"]["pings_by_reason"].get("linger", 0) > 0

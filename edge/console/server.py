@@ -81,6 +81,7 @@ class ConsoleServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.console.jobs.stop()
         self.httpd.shutdown()
         self.httpd.server_close()
 
