@@ -274,3 +274,25 @@ def test_a_config_file_that_cannot_be_written_is_a_409_naming_why(tmp_path: Path
         assert host.player.settings.policy.linger_s == 10.0  # nothing reloaded
     finally:
         host.close()
+
+
+def test_a_save_keeps_the_files_mode_and_group(tmp_path: Path) -> None:
+    """Under systemd's DynamicUser the next start may run as another uid: the saved file must
+    stay readable through its group, with the mode it had (0640 root:dwell on a Pi)."""
+    import grp
+    import os
+
+    from edge.console.configfile import save
+
+    path = console_config(tmp_path)
+    mine = path.stat().st_gid  # a group other than the file's own, that we may give it
+    candidates = [g.gr_gid for g in grp.getgrall()] if os.geteuid() == 0 else os.getgroups()
+    groups = [g for g in candidates if g != mine] or [mine]
+    os.chown(path, -1, groups[0])
+    path.chmod(0o640)
+    save(path, {"policy": {"linger_s": 12.0}})
+    st = path.stat()
+    assert oct(st.st_mode & 0o777) == "0o640", grp.getgrgid(st.st_gid)
+    assert st.st_gid == groups[0]
+    assert load_settings(path).policy.linger_s == 12.0
+    assert (tmp_path / "dwell.toml.bak").stat().st_mode & 0o777 == 0o640
