@@ -78,9 +78,10 @@ class Client:
             headers["X-CSRF-Token"] = token
         return self.request("POST", path, json.dumps(data).encode(), headers)
 
-    def login(self, password: str = PASSWORD) -> Response:
+    def login(self, password: str = PASSWORD, headers: dict[str, str] | None = None) -> Response:
         res = self.request("POST", "/login", urlencode({"password": password}).encode(),
-                           {"Content-Type": "application/x-www-form-urlencoded"})
+                           {"Content-Type": "application/x-www-form-urlencoded",
+                            **(headers or {})})
         if res.status == 303:
             match = re.match(r"(dwell_session=[^;]+)", res.headers["set-cookie"])
             assert match, res.headers

@@ -296,3 +296,19 @@ def test_a_save_keeps_the_files_mode_and_group(tmp_path: Path) -> None:
     assert st.st_gid == groups[0]
     assert load_settings(path).policy.linger_s == 12.0
     assert (tmp_path / "dwell.toml.bak").stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_the_cookie_is_secure_only_behind_a_trusted_tls_proxy(tmp_path: Path,
+                                                               trust: bool) -> None:
+    host = start_console(tmp_path, extra=f"trust_proxy = {str(trust).lower()}\n")
+    try:
+        proxied = Client(host.url)
+        assert proxied.login(headers={"X-Forwarded-Proto": "https"}).status == 303
+        assert ("; Secure" in proxied.set_cookies[-1]) is trust
+        direct = Client(host.url)  # plain HTTP on the LAN: a Secure cookie would never return
+        assert direct.login().status == 303
+        assert "Secure" not in direct.set_cookies[-1]
+        assert direct.get("/api/config").status == 200
+    finally:
+        host.close()

@@ -47,6 +47,7 @@ class Request:
     query: dict[str, str]
     body: bytes = b""
     client: str = ""
+    https: bool = False  # a trusted reverse proxy says the browser used HTTPS
 
     def json(self) -> Any:
         try:
