@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from edge.config.sections import Zone
 from edge.config.settings import Settings, load_settings
 from edge.console.api import changed
 from edge.console.report import outcome
@@ -48,7 +49,12 @@ def busy_people(seed: int) -> list[Person]:
     """A seeded busy floor: people standing, browsing, looking around, at the help point,
     walking through, staff behind the counter, arriving in pairs."""
     rng = np.random.default_rng(seed)
-    people = [Person([(0.5, 60.0, 460.0), (200.0, 60.0, 460.0)], height=120.0)]  # staff
+    people = [Person([(0.5, 60.0, 460.0), (200.0, 60.0, 460.0)], height=120.0),  # staff
+              # in through the door on the left, a while at a shelf, and out the same way
+              Person([(5.0, 20.0, 440.0), (9.0, 250.0, 400.0), (60.0, 250.0, 400.0),
+                      (64.0, 20.0, 440.0), (65.0, 20.0, 440.0)], height=120.0),
+              Person([(90.0, 20.0, 430.0), (94.0, 300.0, 380.0), (130.0, 320.0, 380.0),
+                      (134.0, 20.0, 430.0), (135.0, 20.0, 430.0)], height=110.0)]
     for _ in range(14):
         t0 = float(rng.uniform(0, 150))
         t1 = t0 + float(rng.uniform(15, 60))
@@ -97,12 +103,24 @@ def events_of(path: Path, settings: Settings, days: SeenDays | None = None) -> l
     return [e.to_json() for e in seen]
 
 
+def with_door(settings: Settings) -> Settings:
+    """The golden zones and an entrance on the left, where the busy scenes' people walk in."""
+    door = Zone(name="door", kind="entrance",
+                polygon=[(0.0, 0.4), (0.12, 0.4), (0.12, 1.0), (0.0, 1.0)])
+    return settings.model_copy(update={"zones": [*settings.zones, door]})
+
+
 @pytest.mark.parametrize("name", ["golden", "busy1", "busy2"])
 def test_fast_what_if_gives_the_events_of_a_full_replay_for_every_policy_key(
         name: str, traces: dict[str, Path], days: SeenDays) -> None:
     path, base = traces[name], load_settings(GOLDEN_CONFIG)
+    if name != "golden":
+        base = with_door(base)
     recorded = events_of(path, base, days)  # the first question records the day
     assert recorded == events_of(path, base)
+    if name != "golden":  # entrance crossings, attended, parties and help points happen
+        kinds = {e["type"] for e in recorded}
+        assert {"entered", "exited", "attended", "party", "at_help_point"} <= kinds, kinds
     pings = set()
     for change in POLICY_CHANGES:
         other = changed(base, {"policy": change})
