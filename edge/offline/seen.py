@@ -81,7 +81,7 @@ class SeenDay:
         self.offsets = np.zeros(1, np.int64)
         self.ids = np.zeros(0, np.int64)
         self.xyxy = np.zeros((0, 4), np.float32)
-        self.score = np.zeros(0, np.float32)
+        self.score = np.zeros(0, np.float32)  # zeros: behaviour never reads a score
         self.yaw = np.zeros(0, np.float32)
         self.matched = np.zeros(0, bool)
         self.matched_offsets = np.zeros(1, np.int64)
@@ -128,7 +128,7 @@ class SeenDay:
                 return asked[vid]
 
             _emit(pipeline.behave(Seen(t, v, seen.crossings, first_seen, places)), on_event)
-            cols.add(ids=v.ids, xyxy=v.xyxy, score=v.score, yaw=v.yaw, matched=v.matched,
+            cols.add(ids=v.ids, xyxy=v.xyxy, yaw=v.yaw, matched=v.matched,
                      zone=np.array([code[n] for n in places.names], np.int16),
                      help=np.array(places.help or (), bool),
                      staff=np.array(places.staff or (), bool))
@@ -149,11 +149,12 @@ class SeenDay:
         counts = np.array(sizes, np.int64).reshape(-1, 2)
         self.offsets = np.concatenate([[0], np.cumsum(counts[:, 0])])
         self.matched_offsets = np.concatenate([[0], np.cumsum(counts[:, 1])])
-        for name, empty in (("ids", self.ids), ("xyxy", self.xyxy), ("score", self.score),
+        for name, empty in (("ids", self.ids), ("xyxy", self.xyxy),
                             ("yaw", self.yaw), ("matched", self.matched),
                             ("zone", self.zone), ("help", self.help), ("staff", self.staff)):
             setattr(self, name, cols.done(name, empty))
         self.has_help, self.has_staff = has_help, has_staff
+        self.score = np.zeros(int(counts[:, 0].max()) if len(counts) else 0, np.float32)
 
     def replay(self, settings: Settings, on_event: EventSink) -> Tally:
         """The day with ``settings`` (same ``seen_key`` as recorded): behaviour and policy
@@ -165,7 +166,7 @@ class SeenDay:
         table = self.zone_names
         for k, t in enumerate(self.times.tolist()):
             a, b = off[k], off[k + 1]
-            tracks = Tracks(self.ids[a:b], self.xyxy[a:b], self.score[a:b], self.yaw[a:b],
+            tracks = Tracks(self.ids[a:b], self.xyxy[a:b], self.score[:b - a], self.yaw[a:b],
                             self.matched[a:b])
             ma, mb = moff[k], moff[k + 1]
             places = Places([table[i] for i in self.zone[ma:mb].tolist()],
