@@ -128,3 +128,23 @@ def test_the_report_is_a_job_too_and_its_csv_waits_for_it(host: TraceConsole,
     csv = client.get(f"/api/report.csv?trace={busy.name}")
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.body.decode().strip().splitlines()[-1].startswith("total,")
+
+
+def test_a_replay_that_fails_is_answered_with_why(tmp_path: Path) -> None:
+    """A broken day file fails its job on the worker; the poll says why (422), the worker
+    lives on and answers the next question."""
+    from tests.console_helpers import finished, start_console
+
+    folder = tmp_path / "state" / "trace"
+    folder.mkdir(parents=True)
+    (folder / "2026-05-01_090000.jsonl.gz").write_bytes(b"not gzip at all")
+    host = start_console(tmp_path)
+    try:
+        client = Client(host.url)
+        assert client.login().status == 303
+        bad = finished(client, client.get("/api/report?trace=2026-05-01"))
+        assert bad.status == 422 and "2026-05-01_090000.jsonl.gz" in bad.json()["error"]
+        good = finished(client, client.get(f"/api/report?trace={GOLDEN_TRACE.name}"))
+        assert good.status == 200 and good.json()["total"]["pings"] == 3
+    finally:
+        host.close()
