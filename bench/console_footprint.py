@@ -92,7 +92,7 @@ def main() -> None:
                   f"({fps / best['no console']:.2f}x)")
         server.stop()
         began = time.perf_counter()
-        result = outcome(hour, changed(settings, {"policy": {"linger_s": 60.0}}))
+        result = outcome([hour], changed(settings, {"policy": {"linger_s": 60.0}}))
         took = time.perf_counter() - began
         print(f"what-if replay of a busy hour ({len(list(read_trace(hour)[1]))} frames, "
               f"{result['pings']} pings with linger_s 60): {took:.1f} s "

@@ -196,7 +196,9 @@ install_config() {
     if ! getent group "$GROUP" >/dev/null 2>&1; then
         run groupadd --system "$GROUP"
     fi
-    run install -d -m 0755 "$ETC"
+    # setgid, group-writable: the console's saves (a new file renamed over dwell.toml, the old
+    # one kept as dwell.toml.bak) stay in the dwell group; the unit's ReadWritePaths allows it
+    run install -d -m 2775 -o root -g "$GROUP" "$ETC"
     if [ -f "$ETC/dwell.toml" ] && [ "$DRY_RUN" = no ]; then
         note "$ETC/dwell.toml exists: left as it is (compare with $PREFIX/src/config/dwell.toml)"
         # Only the service (through its group) and root may read a password in it.
@@ -297,7 +299,7 @@ What you do next:
        listen = "$(lan_address):8788"
        password = "a long passphrase"
      then sudo systemctl restart dwell and open http://$(lan_address):8788 on the shop's LAN
-     (its saves need $ETC/dwell.toml writable by the service, see docs/console.md).
+     (it saves to $ETC/dwell.toml, keeping the previous file as dwell.toml.bak).
 EOF
     if [ "$MOSQUITTO_TODO" = yes ]; then
         cat <<EOF

@@ -78,12 +78,25 @@ class Client:
             headers["X-CSRF-Token"] = token
         return self.request("POST", path, json.dumps(data).encode(), headers)
 
-    def login(self, password: str = PASSWORD) -> Response:
+    def login(self, password: str = PASSWORD, headers: dict[str, str] | None = None) -> Response:
         res = self.request("POST", "/login", urlencode({"password": password}).encode(),
-                           {"Content-Type": "application/x-www-form-urlencoded"})
+                           {"Content-Type": "application/x-www-form-urlencoded",
+                            **(headers or {})})
         if res.status == 303:
             match = re.match(r"(dwell_session=[^;]+)", res.headers["set-cookie"])
             assert match, res.headers
             self.cookie = match.group(1)
             self.csrf = self.get("/api/session").json()["csrf"]
         return res
+
+
+def finished(client: Client, res: Response, timeout: float = 300) -> Response:
+    """``res``, or when it is 202 (a replay still running on the console's worker) the
+    job's answer once it is done: polled at /api/jobs like the page does."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while res.status == 202 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        res = client.get(f"/api/jobs?id={res.json()['job']}")
+    return res

@@ -26,6 +26,7 @@ from tests.console_helpers import (
     PASSWORD,
     Client,
     console_config,
+    finished,
     start_console,
 )
 
@@ -161,7 +162,7 @@ def as_line(total: int, by: dict[str, int]) -> str:
 def test_the_report_equals_dwell_replay_and_its_hours_add_up(
         client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expected = replay_numbers(tmp_path / "dwell.toml", capsys)
-    data = client.get("/api/report").json()
+    data = finished(client, client.get("/api/report")).json()
     total = data["total"]
     assert str(total["visits"]) == expected["visits"]
     assert as_line(total["pings"], total["pings_by_reason"]) == expected["pings"]
@@ -171,15 +172,15 @@ def test_the_report_equals_dwell_replay_and_its_hours_add_up(
     assert sum(h["pings"] for h in data["hours"]) == total["pings"]
     assert sum(h["visits"] for h in data["hours"]) == total["visits"]
     assert total["unanswered"] == total["pings"]  # a trace records no acks
-    csv = client.get("/api/report.csv")
+    csv = finished(client, client.get("/api/report.csv"))
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     last = csv.body.decode().strip().splitlines()[-1].split(",")
     assert last[0] == "total" and int(last[6]) == total["pings"]
 
 
 def test_what_if_replays_the_day_with_other_thresholds(client: Client) -> None:
-    res = client.post_json("/api/whatif", {"trace": GOLDEN_TRACE.name,
-                                           "changes": {"policy": {"linger_s": 60.0}}})
+    res = finished(client, client.post_json("/api/whatif", {
+        "trace": GOLDEN_TRACE.name, "changes": {"policy": {"linger_s": 60.0}}}))
     assert res.status == 200, res.body
     data = res.json()
     assert data["current"]["pings_by_reason"].get("linger", 0) > 0
@@ -271,5 +272,43 @@ def test_a_config_file_that_cannot_be_written_is_a_409_naming_why(tmp_path: Path
         res = client.post_json("/api/config", {"policy": {"linger_s": 12.0}})
         assert res.status == 409 and "cannot write" in res.json()["errors"]["(file)"]
         assert host.player.settings.policy.linger_s == 10.0  # nothing reloaded
+    finally:
+        host.close()
+
+
+def test_a_save_keeps_the_files_mode_and_group(tmp_path: Path) -> None:
+    """Under systemd's DynamicUser the next start may run as another uid: the saved file must
+    stay readable through its group, with the mode it had (0640 root:dwell on a Pi)."""
+    import grp
+    import os
+
+    from edge.console.configfile import save
+
+    path = console_config(tmp_path)
+    mine = path.stat().st_gid  # a group other than the file's own, that we may give it
+    candidates = [g.gr_gid for g in grp.getgrall()] if os.geteuid() == 0 else os.getgroups()
+    groups = [g for g in candidates if g != mine] or [mine]
+    os.chown(path, -1, groups[0])
+    path.chmod(0o640)
+    save(path, {"policy": {"linger_s": 12.0}})
+    st = path.stat()
+    assert oct(st.st_mode & 0o777) == "0o640", grp.getgrgid(st.st_gid)
+    assert st.st_gid == groups[0]
+    assert load_settings(path).policy.linger_s == 12.0
+    assert (tmp_path / "dwell.toml.bak").stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_the_cookie_is_secure_only_behind_a_trusted_tls_proxy(tmp_path: Path,
+                                                               trust: bool) -> None:
+    host = start_console(tmp_path, extra=f"trust_proxy = {str(trust).lower()}\n")
+    try:
+        proxied = Client(host.url)
+        assert proxied.login(headers={"X-Forwarded-Proto": "https"}).status == 303
+        assert ("; Secure" in proxied.set_cookies[-1]) is trust
+        direct = Client(host.url)  # plain HTTP on the LAN: a Secure cookie would never return
+        assert direct.login().status == 303
+        assert "Secure" not in direct.set_cookies[-1]
+        assert direct.get("/api/config").status == 200
     finally:
         host.close()

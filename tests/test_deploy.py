@@ -80,6 +80,17 @@ def test_config_holding_the_password_is_installed_0640_for_the_service_group() -
     assert re.search(r"^SupplementaryGroups=.*\bdwell\b", UNIT.read_text(), re.M)
 
 
+def test_the_console_may_save_the_config_and_nothing_else_outside_the_state_dir() -> None:
+    """ProtectSystem=strict leaves /etc read-only; the console's saves (a new file in
+    /etc/dwell renamed over dwell.toml) need that one directory, writable by the dwell
+    group only (setgid, so saved files stay in the group)."""
+    writable = re.findall(r"^ReadWritePaths=(.*)$", UNIT.read_text(), re.M)
+    assert writable == ["/etc/dwell"]
+    out = subprocess.run(["bash", str(INSTALL), "--dry-run", "--camera", "usb"],
+                         capture_output=True, text=True, timeout=60).stdout
+    assert re.search(r"\+ install -d -m 2775 -o root -g dwell /etc/dwell$", out, re.M), out
+
+
 def test_install_script_refuses_unknown_options() -> None:
     result = subprocess.run(["bash", str(INSTALL), "--frobnicate"], capture_output=True,
                             text=True)

@@ -4,6 +4,7 @@ keep_days, replaying exactly what the observations decided, and readable when cu
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_a_file_cut_short_replays_up_to_its_last_complete_frame(tmp_path: Path) 
 
 def test_dwell_console_without_a_trace_plays_the_newest_rolling_one(tmp_path: Path) -> None:
     from edge.service.console_host import TraceConsole
-    from tests.console_helpers import Client, console_config
+    from tests.console_helpers import Client, console_config, finished
 
     folder = tmp_path / "state" / "trace"
     folder.mkdir(parents=True)
@@ -88,10 +89,14 @@ def test_dwell_console_without_a_trace_plays_the_newest_rolling_one(tmp_path: Pa
         assert host.player.path.name == "2026-05-02_090000.jsonl.gz"
         client = Client(host.url)
         assert client.login().status == 303
-        names = [t["name"] for t in client.get("/api/traces").json()]
-        assert names == ["2026-05-02_090000.jsonl.gz", "2026-05-01_090000.jsonl.gz"]
-        report = client.get("/api/report?trace=2026-05-01_090000.jsonl.gz").json()
-        assert report["total"]["pings"] == 3
+        listing = client.get("/api/traces").json()
+        assert [t["name"] for t in listing] == ["2026-05-02", "2026-05-01"]  # by day
+        assert listing[1]["files"] == ["2026-05-01_090000.jsonl.gz"]
+        report = finished(client, client.get("/api/report?trace=2026-05-01")).json()
+        assert report["total"]["pings"] == 3 and report["trace"] == "2026-05-01"
+        by_file = finished(client, client.get(
+            "/api/report?trace=2026-05-01_090000.jsonl.gz")).json()
+        assert by_file["total"] == report["total"]  # a file name still names that file
         assert client.get("/api/report?trace=../../etc/passwd").status == 404
     finally:
         host.close()
@@ -105,3 +110,38 @@ def test_dwell_console_with_no_trace_anywhere_says_so(
     rc = main(["console", "--config", str(console_config(tmp_path)), "--listen", "127.0.0.1:0"])
     assert rc == 2
     assert "no trace to show" in capsys.readouterr().err
+
+
+def test_a_restart_splits_a_day_into_files_that_the_report_and_what_if_join(
+        tmp_path: Path) -> None:
+    """Two runs of the sensor on one day (a restart at 11:00) are one day in the console:
+    the report's numbers are the sum of both runs' replays, bucketed by their own hours, and
+    a visitor of the second run is named with its run (numbers start again at 1)."""
+    from edge.console.report import outcome, report
+    from edge.console.shelf import Shelf
+
+    folder = tmp_path / "state" / "trace"
+    folder.mkdir(parents=True)
+    lines = GOLDEN_TRACE.read_text().splitlines()
+    head = json.loads(lines[0])
+    for name, start in (("2026-05-02_090000", "2026-05-02T09:00:00"),
+                        ("2026-05-02_110000", "2026-05-02T11:00:00"),
+                        ("2026-05-03_090000", "2026-05-03T09:00:00")):
+        text = "\n".join([json.dumps({**head, "start": start}), *lines[1:]]) + "\n"
+        (folder / f"{name}.jsonl.gz").write_bytes(gzip.compress(text.encode()))
+    shelf = Shelf(tmp_path / "state")
+    assert [t["name"] for t in shelf.listing()] == ["2026-05-03", "2026-05-02"]
+    name, files = shelf.find("2026-05-02")
+    assert [f.name for f in files] == ["2026-05-02_090000.jsonl.gz", "2026-05-02_110000.jsonl.gz"]
+    settings = load_settings(GOLDEN_CONFIG)
+    single = replay(files[0], settings).counts
+    data = report(files, settings, name=name)
+    assert data["total"]["pings"] == 2 * single.pings_sent
+    assert data["total"]["visits"] == 2 * single.visits
+    assert data["total"]["held_by_rule"] == {k: 2 * v for k, v in single.held.items()}
+    assert [h["hour"] for h in data["hours"]] == ["2026-05-02 09:00", "2026-05-02 11:00"]
+    assert data["hours"][0]["pings"] == data["hours"][1]["pings"] == single.pings_sent
+    what = outcome(files, settings)
+    never = what["lingered_never_pinged"]
+    first = [w for w in never if isinstance(w, int)]
+    assert first and [f"11:00:00/{w}" for w in first] == [w for w in never if isinstance(w, str)]

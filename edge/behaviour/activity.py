@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.behaviour.zones import ZoneMap
+from edge.behaviour.zones import Places, ZoneMap
 from edge.config.sections import BehaviourConfig, PolicyConfig
 from edge.vocabulary.boxes import feet_of
 from edge.vocabulary.events import (
@@ -137,10 +137,11 @@ class Behaviour:
         self.zones = zones
 
     # ---- per frame ---------------------------------------------------------------------
-    def update(self, tracks: Tracks, t: float,
-               first_seen: FirstSeen | None = None) -> list[Event]:
+    def update(self, tracks: Tracks, t: float, first_seen: FirstSeen | None = None,
+               places: Places | None = None) -> list[Event]:
         """One frame of visitors (``tracks.ids`` are visitor ids); ``first_seen`` dates a
-        new visitor's dwell (default: now)."""
+        new visitor's dwell (default: now); ``places`` are the zones of the matched rows'
+        feet, in order (default: tested here)."""
         events: list[Event] = []
         present = set(tracks.ids.tolist())
         for vid in [v for v in self.visitors if v not in present]:
@@ -148,7 +149,7 @@ class Behaviour:
         idx = np.flatnonzero(tracks.matched)
         walking: list[int] = []
         if len(idx):
-            walking = self._observe_all(tracks, idx, t, events, first_seen)
+            walking = self._observe_all(tracks, idx, t, events, first_seen, places)
         self.head_hints = self._hints(tracks, idx, walking)
         if self._maybe:
             self._confirm_parties(t, events)
@@ -167,15 +168,14 @@ class Behaviour:
         return events
 
     def _observe_all(self, tracks: Tracks, idx: np.ndarray, t: float,
-                     events: list[Event], first_seen: FirstSeen | None) -> list[int]:
+                     events: list[Event], first_seen: FirstSeen | None,
+                     places: Places | None) -> list[int]:
         """Update every seen visitor; the positions in ``idx`` of those walking."""
         xyxy = tracks.xyxy[idx]
         feet = feet_of(xyxy)
         heights = (xyxy[:, 3] - xyxy[:, 1]).tolist()
-        zones = self.zones
-        names = zones.names(feet) if len(zones) else [None] * len(idx)
-        helps = zones.inside(feet, "help_point").tolist() if zones.has_help_point else None
-        staffs = zones.inside(feet, "staff").tolist() if zones.has_staff else None
+        where = places if places is not None else self.zones.places(feet)
+        names, helps, staffs = where.names, where.help, where.staff
         ids = tracks.ids[idx].tolist()
         yaws = tracks.yaw[idx].tolist()
         fxs, fys = feet[:, 0].tolist(), feet[:, 1].tolist()

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
 
-from edge.behaviour.activity import Behaviour, Cues
+from edge.behaviour.activity import Behaviour, Cues, FirstSeen
 from edge.behaviour.policy import PingIdFactory, Policy
-from edge.behaviour.visits import Visits
-from edge.behaviour.zones import ZoneMap
+from edge.behaviour.visits import Crossing, Visits
+from edge.behaviour.zones import Places, ZoneMap
 from edge.config.sections import BehaviourConfig, PolicyConfig, TrackerConfig, Zone
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Entered, Event, Exited
@@ -58,6 +58,19 @@ def _default_tracker(cfg: TrackerConfig, frame_size: tuple[int, int] | None) -> 
     return IouTracker(cfg, frame_size)
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One frame after tracker and visits: the visitors behaviour sees (visitor ids), the
+    entrance crossings of this frame, and when a visitor was first seen; ``places``, the
+    zones of the matched visitors' feet, when already known (else behaviour tests them)."""
+
+    t: float
+    visitors: Tracks
+    crossings: tuple[Crossing, ...]
+    first_seen: FirstSeen
+    places: Places | None = None
+
+
 class Pipeline:
     """Tracker, behaviour and policy for one camera.
 
@@ -81,6 +94,7 @@ class Pipeline:
         self.tracking = False
         # the people seen in the last step, for perception: see _head_hints
         self.head_hints = HeadHints.empty()
+        self._followed = Tracks.empty()  # the visits layer's output of the last step
         self.last_t = 0.0
         self.counts = Tally()  # every event this pipeline returned
         if not self.hours_applied:
@@ -90,6 +104,15 @@ class Pipeline:
     def step(self, t: float, detections: Detections | None) -> list[Event]:
         if detections is None:
             return []
+        seen = self.see(t, detections)
+        events = self.behave(seen)
+        self.head_hints = self._head_hints(self._followed, seen.visitors)
+        return events
+
+    def see(self, t: float, detections: Detections) -> Seen:
+        """Tracker and visits on one frame: who behaviour sees. Reads no ``[policy]`` key
+        (staff status, which visits asks behaviour about, comes from zones and visit_min_s
+        only), so what-if replays this once per day and re-runs only ``behave``."""
         self.last_t = t
         tracks = self.tracker.update(self.zones.drop_ignored(detections), t)
         visitors = self.visits.update(tracks, t)
@@ -97,12 +120,17 @@ class Pipeline:
         # stands still makes no motion and must still be re-detected to be confirmed) and
         # people remembered behind a shelf (their visit ends on a frame someone looked at).
         self.tracking = len(self.tracker) > 0 or len(self.visits) > 0
-        shown = self.visits.visiting(visitors)
-        events = self.behaviour.update(shown, t, self.visits.first_seen)
-        self.head_hints = self._head_hints(visitors, shown)
-        if self.visits.crossings:
+        self._followed = visitors
+        return Seen(t, self.visits.visiting(visitors), tuple(self.visits.crossings),
+                    self.visits.first_seen)
+
+    def behave(self, seen: Seen) -> list[Event]:
+        """Behaviour and policy on what ``see`` returned (or a recording of it)."""
+        t = self.last_t = seen.t
+        events = self.behaviour.update(seen.visitors, t, seen.first_seen, seen.places)
+        if seen.crossings:
             events += [Entered(c.t, c.visitor) if c.entered else Exited(c.t, c.visitor)
-                       for c in self.visits.crossings]
+                       for c in seen.crossings]
             events.sort(key=lambda e: e.t)
         return self._decide(events, t)
 

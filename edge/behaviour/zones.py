@@ -8,6 +8,7 @@ to the frame size once, in ``__init__``, and then tests all feet against all zon
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,16 @@ def points_in_edges(points: FloatArray, edges: Edges) -> BoolArray:
 def points_in_polygon(points: FloatArray, polygon: npt.NDArray[np.float64]) -> BoolArray:
     """Even-odd ray casting for every point at once; ``points`` (N,2), ``polygon`` (M,2)."""
     return points_in_edges(points, edges_of(polygon))
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """Where each of some feet are: the first configured (non-ignore) zone's name (None: in
+    none), and whether in a help point / a staff zone (None when no such zone is configured)."""
+
+    names: list[str | None]
+    help: list[bool] | None
+    staff: list[bool] | None
 
 
 class ZoneMap:
@@ -87,6 +98,27 @@ class ZoneMap:
                 if result[i] is None:
                     result[i] = zone.name
         return result
+
+    def places(self, feet: FloatArray) -> Places:
+        """``names``, and ``inside`` for help points and staff zones, testing each zone once."""
+        n = len(feet)
+        names: list[str | None] = [None] * n
+        helps = np.zeros(n, bool) if self.has_help_point else None
+        staff = np.zeros(n, bool) if self.has_staff else None
+        if n:
+            for zone, poly in zip(self.zones, self._polys, strict=True):
+                if zone.kind == "ignore":
+                    continue
+                hits = points_in_edges(feet, poly)
+                for i in np.flatnonzero(hits).tolist():
+                    if names[i] is None:
+                        names[i] = zone.name
+                if zone.kind == "help_point" and helps is not None:
+                    helps |= hits
+                elif zone.kind == "staff" and staff is not None:
+                    staff |= hits
+        return Places(names, None if helps is None else helps.tolist(),
+                      None if staff is None else staff.tolist())
 
     def kind_of(self, name: str | None) -> ZoneKind | None:
         for zone in self.zones:

@@ -62,6 +62,14 @@ class ConsoleConfig(Section):
         description="How long an address that failed login_attempts times is answered 429. "
         "Longer makes guessing slower; shorter lets a mistyping owner back in sooner.",
     )
+    trust_proxy: bool = Field(
+        False,
+        description="Believe a reverse proxy's X-Forwarded-Proto: https, and then mark the "
+        "session cookie Secure (sent over HTTPS only). Only for a console reached solely "
+        "through a TLS proxy: anyone who can reach the port directly could send the header "
+        "too (harmless: it only makes their cookie stricter). The console itself speaks "
+        "plain HTTP, so without a proxy the cookie cannot be Secure.",
+    )
     _salt: bytes = PrivateAttr(default=b"")
     _digest: bytes = PrivateAttr(default=b"")
 

@@ -23,9 +23,11 @@ from edge.config.sections import BehaviourConfig, PolicyConfig
 from edge.config.settings import Settings, masked_dict
 from edge.console.configfile import EDITABLE, SaveError, fields_of, save
 from edge.console.floor import Floor
+from edge.console.jobs import Job, Jobs
 from edge.console.ledger import Ledger, merged
 from edge.console.report import outcome, report, report_csv
 from edge.console.shelf import Shelf
+from edge.offline.seen import SeenDays
 from edge.vocabulary.errors import InputError
 
 log = logging.getLogger("dwell.console")
@@ -33,6 +35,7 @@ log = logging.getLogger("dwell.console")
 STATIC = ("index.html", "app.js", "style.css", "login.html")
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8"}
+WAIT_S = 2.0  # how long a report or what-if request waits for its replay before a 202
 Reload = Callable[[Settings], None]
 Snapshot = Callable[[], bytes | None]
 
@@ -44,6 +47,7 @@ class Request:
     query: dict[str, str]
     body: bytes = b""
     client: str = ""
+    https: bool = False  # a trusted reverse proxy says the browser used HTTPS
 
     def json(self) -> Any:
         try:
@@ -63,8 +67,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, data: Any, status: int = 200) -> Reply:
-        return cls(status, json.dumps(data, default=str).encode())
+    def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+        return cls(status, json.dumps(data, default=str).encode(), headers=headers or {})
 
 
 class BadRequest(ValueError):
@@ -110,6 +114,13 @@ class Console:
         self.config_path, self._reload, self.mode = config_path, reload, mode
         self._snapshot = snapshot
         self._saving = threading.Lock()  # one save at a time: read, merge, check, replace
+        # replays run on one background worker; a request waits this long, then gets 202
+        self.days = SeenDays(keep=3)  # files tracked once: a [policy] what-if re-runs behaviour
+        self.jobs = Jobs(errors={InputError: 422}, on_idle=self.days.clear)
+        self.wait_s = WAIT_S
+        self._render: dict[str, Callable[[Any], Any]] = {
+            "report": lambda data: merged(data, self.ledger),  # live acks added fresh
+            "whatif": lambda data: data}
         # (method, path) -> (handler, login required)
         self.routes: dict[tuple[str, str], tuple[Callable[[Request], Reply], bool]] = {
             ("GET", "/healthz"): (lambda r: Reply.json({"ok": True}), False),
@@ -126,6 +137,7 @@ class Console:
             ("GET", "/api/thresholds"): (self.get_thresholds, True),
             ("POST", "/api/whatif"): (self.post_whatif, True),
             ("GET", "/api/heatmap"): (self.get_heatmap, True),
+            ("GET", "/api/jobs"): (self.get_job, True),
             ("GET", "/api/snapshot"): (self.get_snapshot, True),
         }
 
@@ -174,44 +186,80 @@ class Console:
 
     # -- traces -----------------------------------------------------------------------------
 
-    def _trace(self, req: Request) -> Path:
+    def _trace(self, req: Request) -> tuple[str, list[Path]]:
+        """The day (or file) asked for and its trace files."""
         try:
             return self.shelf.find(req.query.get("trace"))
         except KeyError as exc:
             raise NotFound(str(exc.args[0])) from None
 
-    def _report(self, path: Path) -> dict[str, Any]:
-        key = json.dumps(masked_dict(self.settings), sort_keys=True)
-        replayed = self.shelf.cached(f"report {key}", path, lambda: report(path, self.settings))
-        return merged(replayed, self.ledger)  # live acks are added fresh on every request
+    def _settings_key(self, settings: Settings) -> str:
+        return json.dumps(masked_dict(settings), sort_keys=True)
+
+    def _job_reply(self, job: Job, wait_s: float) -> Reply:
+        """The job's answer if it finishes within ``wait_s``; else 202 and where to poll."""
+        job.finished.wait(wait_s)
+        if job.state == "done":
+            return Reply.json(self._render[job.kind](job.result))
+        if job.state == "failed":
+            return Reply.json({"error": job.error, "job": job.id}, job.error_status)
+        return Reply.json(job.view(), 202, {"Location": f"/api/jobs?id={job.id}"})
+
+    def get_job(self, req: Request) -> Reply:
+        job = self.jobs.get(req.query.get("id", ""))
+        if job is None:
+            raise NotFound(f"no job {req.query.get('id', '')!r} (finished ones are kept "
+                           f"{self.jobs.keep} at a time: ask again)")
+        return self._job_reply(job, 0.0)
+
+    def _report_job(self, name: str, paths: list[Path]) -> Job:
+        settings = self.settings
+        key = f"report {self.shelf.stamp(paths)} {self._settings_key(settings)}"
+        return self.jobs.submit("report", key,
+                                lambda: report(paths, settings, self.days, name=name))
 
     def get_report(self, req: Request) -> Reply:
-        return Reply.json(self._report(self._trace(req)))
+        return self._job_reply(self._report_job(*self._trace(req)), self.wait_s)
 
     def get_report_csv(self, req: Request) -> Reply:
-        path = self._trace(req)
-        name = path.name.split(".")[0]
-        return Reply(200, report_csv(self._report(path)).encode(), "text/csv; charset=utf-8",
+        day, paths = self._trace(req)
+        job = self._report_job(day, paths)
+        job.finished.wait(self.wait_s)
+        if job.state != "done":
+            return self._job_reply(job, 0.0)
+        name = day.split(".")[0]
+        data = merged(job.result, self.ledger)
+        return Reply(200, report_csv(data).encode(), "text/csv; charset=utf-8",
                      {"Content-Disposition": f'attachment; filename="dwell-{name}.csv"'})
 
     def get_heatmap(self, req: Request) -> Reply:
-        return Reply.json(self.shelf.heatmap(self._trace(req)))
+        return Reply.json(self.shelf.heatmap(*self._trace(req)))
 
     def post_whatif(self, req: Request) -> Reply:
         body = req.json()
         if not isinstance(body, dict):
             raise BadRequest('body must be {"trace": NAME, "changes": {section: {...}}}')
         req.query["trace"] = str(body.get("trace") or "")
-        path = self._trace(req)
+        day, paths = self._trace(req)
         try:
             other = changed(self.settings, body.get("changes", {}))
         except SaveError as exc:
             return Reply.json({"errors": exc.errors}, 400)
-        key = json.dumps(masked_dict(self.settings), sort_keys=True)
-        current = self.shelf.cached(f"outcome {key}", path, lambda: outcome(path, self.settings))
-        then = outcome(path, other)
-        return Reply.json({"trace": path.name, "current": current, "changed": then,
-                           "seconds": then["seconds"]})
+        settings = self.settings
+        now, then = self._settings_key(settings), self._settings_key(other)
+        key = f"whatif {self.shelf.stamp(paths)} {now} {then}"
+        return self._job_reply(self.jobs.submit(
+            "whatif", key, lambda: self._whatif(day, paths, settings, other)), self.wait_s)
+
+    def _whatif(self, day: str, paths: list[Path], settings: Settings,
+                other: Settings) -> dict[str, Any]:
+        """On the worker: the current settings' outcome (kept per day and settings) and the
+        changed one; both re-track the day only if it is not recorded (``SeenDays``)."""
+        current = self.shelf.cached(f"outcome {self._settings_key(settings)}", paths,
+                                    lambda: outcome(paths, settings, self.days))
+        then = outcome(paths, other, self.days)
+        return {"trace": day, "files": [p.name for p in paths], "current": current,
+                "changed": then, "seconds": then["seconds"]}
 
 
 class NotFound(LookupError):

@@ -62,9 +62,10 @@ class Sessions:
     def csrf_ok(session: Session, sent: str | None) -> bool:
         return sent is not None and hmac.compare_digest(session.csrf, sent)
 
-    def cookie(self, session: Session) -> str:
+    def cookie(self, session: Session, secure: bool = False) -> str:
+        """``secure``: the browser reached us over HTTPS (a trusted proxy said so)."""
         return (f"{COOKIE}={session.token}; Path=/; HttpOnly; SameSite=Strict; "
-                f"Max-Age={int(self.session_s)}")
+                f"Max-Age={int(self.session_s)}" + ("; Secure" if secure else ""))
 
 
 class Lockout:

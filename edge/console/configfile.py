@@ -8,8 +8,10 @@ Secrets shown masked ("********") are never written back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,7 @@ def save(path: Path, changes: dict[str, Any]) -> Settings:
     text = HEADER.format(name=path.name) + to_toml(merge(data, changes))
     tmp = path.with_name(f".{path.name}.new")
     tmp.write_text(text, encoding="utf-8")
+    _keep_access(path, tmp)
     try:
         settings = load_settings(tmp)
     except ConfigError as exc:
@@ -83,6 +86,18 @@ def save(path: Path, changes: dict[str, Any]) -> Settings:
         shutil.copy2(path, path.with_name(path.name + ".bak"))
     os.replace(tmp, path)
     return settings
+
+
+def _keep_access(old: Path, new: Path) -> None:
+    """``new`` gets ``old``'s mode and group: under systemd's DynamicUser the service's uid
+    may differ at the next start, so the file must stay readable through its group (0640
+    root:dwell), not only by whoever saved it last."""
+    if not old.is_file():
+        return
+    st = old.stat()
+    with contextlib.suppress(OSError):  # a group we are not in: keep ours (mode still kept)
+        os.chown(new, -1, st.st_gid)
+    os.chmod(new, stat.S_IMODE(st.st_mode))
 
 
 _BOUNDS = ("ge", "gt", "le", "lt")

@@ -16,6 +16,7 @@ import csv
 import io
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,9 @@ import numpy as np
 from edge.config.settings import Settings
 from edge.delivery.status import median_or_none
 from edge.offline.replay import replay
+from edge.offline.seen import SeenDays
 from edge.offline.trace import read_trace
+from edge.vocabulary.errors import InputError
 from edge.vocabulary.events import Acknowledged, Attended, Event, Lingering, Ping
 from edge.vocabulary.tally import Tally
 
@@ -47,51 +50,100 @@ def dwell_bins(dwells: list[float]) -> dict[str, int]:
     return out
 
 
+Who = int | str
+"""A visitor in a day's report: their number in the day's first run; in a later run (the
+sensor restarted, so numbers start again at 1) "HH:MM:SS/N", the run's start and number."""
+
+
 @dataclass
 class Collected:
-    """Every event of one replay, bucketed by hour."""
+    """Every event of one day's replays (one per trace file, in order), bucketed by hour."""
 
     start: datetime | None
     hours: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    total: Tally = field(default_factory=Tally)  # every event, as the pipelines counted them
     pings: list[tuple[str, Ping]] = field(default_factory=list)
     acks: dict[str, float] = field(default_factory=dict)
-    attended: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
-    lingered: set[int] = field(default_factory=set)
-    pinged: set[int] = field(default_factory=set)
+    attended: dict[Who, list[float]] = field(default_factory=lambda: defaultdict(list))
+    lingered: set[Who] = field(default_factory=set)
+    pinged: set[Who] = field(default_factory=set)
+    runs: int = 1
+    _run_start: datetime | None = None
+    _run_of: dict[str, str] = field(default_factory=dict)  # ping id -> run prefix
+
+    def __post_init__(self) -> None:
+        self._run_start = self.start
+
+    def next_run(self, start: datetime | None) -> None:
+        """The events that follow come from the day's next trace file (started ``start``)."""
+        if self.start is None:
+            self.start = start
+        self._run_start = start
+        self.runs += 1
+
+    def _prefix(self) -> str:
+        if self.runs == 1:
+            return ""
+        return f"{self._run_start:%H:%M:%S}/" if self._run_start else f"run{self.runs}/"
+
+    def who(self, vid: int, prefix: str | None = None) -> Who:
+        prefix = self._prefix() if prefix is None else prefix
+        return f"{prefix}{vid}" if prefix else vid
 
     def hour_of(self, t: float) -> str:
-        if self.start is None:
+        if self._run_start is None:
             return f"+{int(t // 3600)}h"
-        return (self.start + timedelta(seconds=t)).strftime("%Y-%m-%d %H:00")
+        return (self._run_start + timedelta(seconds=t)).strftime("%Y-%m-%d %H:00")
 
     def add(self, ev: Event) -> None:
         hour = self.hour_of(ev.t)
         self.hours[hour].add(ev)
+        self.total.add(ev)
         if isinstance(ev, Ping):
             self.pings.append((hour, ev))
-            self.pinged.add(ev.visitor)
-            self.pinged.update(ev.party)
+            self._run_of[ev.id] = self._prefix()
+            self.pinged.update(self.who(v) for v in (ev.visitor, *ev.party))
         elif isinstance(ev, Acknowledged):
             self.acks.setdefault(ev.ping_id, ev.t)
         elif isinstance(ev, Lingering):
-            self.lingered.add(ev.visitor)
+            self.lingered.add(self.who(ev.visitor))
         elif isinstance(ev, Attended):
-            self.attended[ev.visitor].append(ev.t)
+            self.attended[self.who(ev.visitor)].append(ev.t)
 
     def staff_after(self, ping: Ping) -> float | None:
         """Seconds from ``ping`` until staff were first with its visitor or party after it."""
-        times = [t for vid in (ping.visitor, *ping.party) for t in self.attended.get(vid, [])
-                 if t >= ping.t]
+        prefix = self._run_of.get(ping.id, "")
+        times = [t for vid in (ping.visitor, *ping.party)
+                 for t in self.attended.get(self.who(vid, prefix), []) if t >= ping.t]
         return min(times) - ping.t if times else None
 
+    def never_pinged(self) -> list[Who]:
+        """Visitors who lingered but were never pinged, the first run's numbers first."""
+        return sorted(self.lingered - self.pinged,
+                      key=lambda w: (isinstance(w, str), w if isinstance(w, int) else 0, str(w)))
 
-def collect(path: Path, settings: Settings) -> tuple[Collected, Tally, float]:
-    """Replays ``path``; (the bucketed events, the pipeline's Tally, seconds it took)."""
-    header, _ = read_trace(path)
-    collected = Collected(header.start)
+
+def collect(paths: Sequence[Path], settings: Settings,
+            days: SeenDays | None = None) -> tuple[Collected, float]:
+    """Replays a day's trace files in order, each through a fresh pipeline as each run of the
+    sensor was; (the bucketed events, seconds it took). With ``days``, a file already
+    tracked with the same tracker/behaviour/zone settings re-runs only behaviour and policy
+    (``edge.offline.seen``: the same events as a full replay)."""
+    collected: Collected | None = None
     began = time.perf_counter()
-    summary = replay(path, settings, on_event=collected.add)
-    return collected, summary.counts, time.perf_counter() - began
+    for path in paths:
+        header, _ = read_trace(path)
+        if collected is None:
+            collected = Collected(header.start)
+        else:
+            collected.next_run(header.start)
+        if days is not None:
+            days.replay(path, settings, collected.add)
+        else:
+            replay(path, settings, on_event=collected.add)
+    if collected is None:
+        raise InputError("no trace file for this day")
+    return collected, time.perf_counter() - began
 
 
 def _row(hour: str, tally: Tally, response: list[float], unanswered: int,
@@ -109,10 +161,12 @@ def _row(hour: str, tally: Tally, response: list[float], unanswered: int,
     }
 
 
-def report(path: Path, settings: Settings) -> dict[str, Any]:
+def report(paths: Sequence[Path], settings: Settings, days: SeenDays | None = None,
+           name: str | None = None) -> dict[str, Any]:
     """Per hour and in total: visits, in/out, dwell, pings by reason, held by rule, ping ->
-    ack response times, pings never answered."""
-    collected, total, seconds = collect(path, settings)
+    ack response times, pings never answered; of one day's trace files (or one file)."""
+    collected, seconds = collect(paths, settings, days)
+    total = collected.total
     response: dict[str, list[float]] = defaultdict(list)
     staff: dict[str, list[float]] = defaultdict(list)
     unanswered: dict[str, int] = defaultdict(int)
@@ -128,8 +182,10 @@ def report(path: Path, settings: Settings) -> dict[str, Any]:
             for h in sorted(collected.hours)]
     total_row = _row("total", total, [r for rs in response.values() for r in rs],
                      sum(unanswered.values()), [r for rs in staff.values() for r in rs])
-    return {"trace": path.name, "start": collected.start.isoformat() if collected.start else None,
-            "hours": rows, "total": total_row, "seconds": round(seconds, 3)}
+    return {"trace": name or paths[0].name,
+            "start": collected.start.isoformat() if collected.start else None,
+            "files": [p.name for p in paths], "hours": rows, "total": total_row,
+            "seconds": round(seconds, 3)}
 
 
 CSV_COLUMNS = ("hour", "visits", "entered", "exited", "dwell_median_s", "dwell_p90_s", "pings",
@@ -152,13 +208,15 @@ def report_csv(data: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def outcome(path: Path, settings: Settings) -> dict[str, Any]:
-    """What-if's view of one replay: pings per hour and by reason, dwell when pinged, held by
-    rule, and visitors who lingered but were never pinged."""
-    collected, total, seconds = collect(path, settings)
+def outcome(paths: Sequence[Path], settings: Settings,
+            days: SeenDays | None = None) -> dict[str, Any]:
+    """What-if's view of one day's replay: pings per hour and by reason, dwell when pinged,
+    held by rule, and visitors who lingered but were never pinged."""
+    collected, seconds = collect(paths, settings, days)
+    total = collected.total
     per_hour = {h: collected.hours[h].pings_sent for h in sorted(collected.hours)}
     dwell_pinged = [round(p.dwell_s, 1) for _, p in collected.pings]
-    never = sorted(collected.lingered - collected.pinged)
+    never = collected.never_pinged()
     return {"pings": total.pings_sent, "pings_per_hour": per_hour,
             "pings_by_reason": dict(sorted(total.pings.items())),
             "dwell_when_pinged_s": dwell_pinged,

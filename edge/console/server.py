@@ -81,6 +81,7 @@ class ConsoleServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.console.jobs.stop()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -133,7 +134,9 @@ def _dispatch(server: ConsoleServer, h: BaseHTTPRequestHandler, method: str) -> 
         _send(h, Reply.json({"error": "request too large"}, 413))
         return
     body = h.rfile.read(length) if length else b""
-    req = Request(method, path, query, body, h.client_address[0])
+    https = (server.console.settings.console.trust_proxy
+             and h.headers.get("X-Forwarded-Proto", "").strip().lower() == "https")
+    req = Request(method, path, query, body, h.client_address[0], https)
     session = _session(server, h)
     if (method, path) not in PUBLIC:
         if session is None:
@@ -188,7 +191,7 @@ def _login(server: ConsoleServer, req: Request) -> Reply:
     server.lockout.succeeded(req.client)
     session = server.sessions.create()
     return Reply(303, b"", "text/plain",
-                 {"Location": "/", "Set-Cookie": server.sessions.cookie(session)})
+                 {"Location": "/", "Set-Cookie": server.sessions.cookie(session, req.https)})
 
 
 def _live(server: ConsoleServer, h: BaseHTTPRequestHandler, req: Request) -> None:

@@ -54,7 +54,7 @@ class TraceConsole:
     def __init__(self, settings: Settings, address: tuple[str, int], *,
                  trace: Path | None, config_path: Path | None, speed: float = 1.0) -> None:
         self.shelf = Shelf(settings.state_dir, trace)
-        path = self.shelf.find(None)  # KeyError naming what is missing
+        path = self.shelf.newest()  # KeyError naming what is missing
         self.floor = Floor(lambda: self.player.health())
         self.player = TracePlayer(path, settings, sinks=[self.floor.on_event],
                                   watchers=[self.floor.watch], speed=speed)

@@ -20,6 +20,18 @@ async function api(path, body) {
   return { status: res.status, data };
 }
 
+// A report or what-if replays on the server's background worker: 202 means "still running,
+// poll /api/jobs?id=…" (the page stays usable meanwhile; `onWait` shows how long so far).
+async function apiJob(path, body, onWait) {
+  let { status, data } = await api(path, body);
+  while (status === 202) {
+    if (onWait) onWait(data);
+    await new Promise((r) => setTimeout(r, 500));
+    ({ status, data } = await api("/api/jobs?id=" + encodeURIComponent(data.job)));
+  }
+  return { status, data };
+}
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -98,7 +110,7 @@ async function loadTraces() {
   const { data } = await api("/api/traces");
   document.querySelectorAll(".trace-pick").forEach((sel) => {
     sel.replaceChildren(...data.map((t) =>
-      el("option", { value: t.name }, `${t.name} (${Math.round(t.bytes / 1024)} KiB)`)));
+      el("option", { value: t.name }, `${t.name} (${t.files.length > 1 ? t.files.length + " runs, " : ""}${Math.round(t.bytes / 1024)} KiB)`)));
   });
 }
 
@@ -114,9 +126,11 @@ function byKey(obj) {
 async function loadReport() {
   const trace = $("report-trace").value;
   $("report-status").textContent = "replaying…";
-  $("report-csv").href = "/api/report.csv?trace=" + encodeURIComponent(trace);
-  const { status, data } = await api("/api/report?trace=" + encodeURIComponent(trace));
+  $("report-csv").removeAttribute("href");  // offered once the replay is done
+  const { status, data } = await apiJob("/api/report?trace=" + encodeURIComponent(trace),
+    undefined, (j) => { $("report-status").textContent = `replaying… (${j.state}, ${j.waited_s} s)`; });
   if (status !== 200) { $("report-status").textContent = data.error; return; }
+  $("report-csv").href = "/api/report.csv?trace=" + encodeURIComponent(trace);
   $("report-status").textContent = `${data.trace}: replayed in ${data.seconds} s`;
   const head = el("tr", {}, ...REPORT_COLUMNS.map((c) => el("th", {}, c)),
     el("th", {}, "pings by reason"), el("th", {}, "held by rule"), el("th", {}, "dwell distribution"));
@@ -205,7 +219,8 @@ function whatifRow(label, cur, chg, id) {
 $("whatif-run").addEventListener("click", async () => {
   $("whatif-status").textContent = "replaying…";
   const changes = changedValues($("whatif-form"), false);
-  const { status, data } = await api("/api/whatif", { trace: $("whatif-trace").value, changes });
+  const { status, data } = await apiJob("/api/whatif", { trace: $("whatif-trace").value, changes },
+    (j) => { $("whatif-status").textContent = `replaying… (${j.state}, ${j.waited_s} s)`; });
   if (status !== 200) {
     $("whatif-status").textContent = "refused: " + JSON.stringify(data.errors || data.error);
     return;

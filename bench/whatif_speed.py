@@ -1,0 +1,90 @@
+"""What-if on a busy day: a full replay (what `dwell replay` and the console did before)
+against the console's cached path (tracker and visits recorded once per day, behaviour and
+policy re-run per question), on the same day in one run; checks that both give the same
+what-if numbers.
+
+    .venv/bin/python bench/whatif_speed.py            # 12 h: the golden scene x 576
+    .venv/bin/python bench/whatif_speed.py --hours 1
+
+The day is tests/data/golden_trace.jsonl (75 s, ~6 people in view) repeated, gzipped like the
+rolling trace. On a shared machine absolute numbers are noisy: compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from edge.config.settings import load_settings
+from edge.console.api import changed
+from edge.console.report import outcome
+from edge.offline.seen import SeenDays
+from edge.offline.trace import read_trace
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests/data/golden_trace.jsonl"
+
+
+def busy_day(out: Path, reps: int) -> Path:
+    lines = GOLDEN.read_text().splitlines()
+    head = json.loads(lines[0])
+    head["start"] = "2026-05-02T08:00:00"
+    frames = [json.loads(line) for line in lines[1:]]
+    with gzip.open(out, "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps(head) + "\n")
+        for r in range(reps):
+            for frame in frames:
+                fh.write(json.dumps({**frame, "t": round(frame["t"] + r * 75.1, 4)},
+                                    separators=(",", ":")) + "\n")
+    return out
+
+
+def timed(label: str, make: object) -> tuple[dict, float]:
+    began = time.perf_counter()
+    result = make()  # type: ignore[operator]
+    took = time.perf_counter() - began
+    print(f"{label:52s} {took:7.1f} s  ({result['pings']} pings)", flush=True)
+    return result, took
+
+
+def same(a: dict, b: dict) -> bool:
+    return {k: v for k, v in a.items() if k != "seconds"} == \
+        {k: v for k, v in b.items() if k != "seconds"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hours", type=float, default=12.0)
+    args = parser.parse_args()
+    settings = load_settings(ROOT / "tests/data/golden.toml")
+    reps = max(1, round(args.hours * 3600 / 75.1))
+    with tempfile.TemporaryDirectory() as tmp:
+        day = busy_day(Path(tmp) / "day.jsonl.gz", reps)
+        frames = sum(1 for _ in read_trace(day)[1])
+        print(f"busy day: {reps * 75.1 / 3600:.1f} h, {frames} frames, "
+              f"{day.stat().st_size / 1e6:.1f} MB gzipped")
+        a = changed(settings, {"policy": {"linger_s": 60.0}})
+        b = changed(settings, {"policy": {"space_window_s": 120.0, "visitor_cooldown_s": 30}})
+        full, t_full = timed("full replay, linger_s 60 (before)", lambda: outcome([day], a))
+        days = SeenDays()
+        _, t_rec = timed("cached: first question records the day (current)",
+                         lambda: outcome([day], settings, days))
+        fast, t_fast = timed("cached: linger_s 60", lambda: outcome([day], a, days))
+        fast_b, _ = timed("cached: space_window_s 120, cooldown 30",
+                          lambda: outcome([day], b, days))
+        full_b, _ = timed("full replay, space_window_s 120, cooldown 30",
+                          lambda: outcome([day], b))
+        assert same(full, fast) and same(full_b, fast_b), "cached what-if differs from full"
+        print(f"same numbers as the full replay: yes; recorded day {days.nbytes / 1e6:.1f} "
+              f"MB in memory")
+        print(f"what-if answer: full {t_full:.1f} s -> cached {t_fast:.1f} s "
+              f"({t_full / t_fast:.1f}x faster; {reps * 75.1 / t_fast:.0f}x real time); "
+              f"recording pass {t_rec:.1f} s ({t_rec / t_full:.2f}x a full replay)")
+
+
+if __name__ == "__main__":
+    main()

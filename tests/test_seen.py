@@ -1,0 +1,186 @@
+"""What-if's fast path (edge/offline/seen.py) against the full `dwell replay` pipeline: the
+same events, event for event, for changed values of every [policy] key, on the golden
+trace, real people's boxes (TUD-Stadtmitte) and seeded synthetic busy scenes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge.config.sections import Zone
+from edge.config.settings import Settings, load_settings
+from edge.console.api import changed
+from edge.console.report import outcome
+from edge.offline.mot import read_mot_detections
+from edge.offline.replay import replay
+from edge.offline.scenes import (
+    Person,
+    browsing,
+    looking_around,
+    make_trace,
+    standing,
+    walk_through,
+    write_trace,
+)
+from edge.offline.seen import SeenDay, SeenDays, seen_key
+from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE
+from tests.conftest import shared_file
+
+START = datetime(2026, 5, 2, 9, 0, 0)
+POLICY_CHANGES: list[dict[str, Any]] = [
+    {"space_window_s": 0.0}, {"space_window_s": 45.0},
+    {"linger_s": 3.0}, {"linger_s": 25.0}, {"linger_s": 60.0},
+    {"look_around_turns": 1}, {"look_around_turns": 5},
+    {"look_around_window_s": 3.0}, {"look_around_window_s": 30.0},
+    {"visitor_cooldown_s": 0.0}, {"visitor_cooldown_s": 10.0},
+    {"max_pings_per_minute": 1}, {"max_pings_per_minute": 10},
+    {"stale_s": 1.0}, {"stale_s": 600.0},
+    {"escalate_after_s": 5.0}, {"escalate_after_s": 30.0},
+    {"opening_hours": ["09:00-09:01"]}, {"opening_hours": ["09:02-18:00"]},
+    {"linger_s": 5.0, "space_window_s": 5.0, "max_pings_per_minute": 2},
+]
+
+
+def busy_people(seed: int) -> list[Person]:
+    """A seeded busy floor: people standing, browsing, looking around, at the help point,
+    walking through, staff behind the counter, arriving in pairs."""
+    rng = np.random.default_rng(seed)
+    people = [Person([(0.5, 60.0, 460.0), (200.0, 60.0, 460.0)], height=120.0),  # staff
+              # in through the door on the left, a while at a shelf, and out the same way
+              Person([(5.0, 20.0, 440.0), (9.0, 250.0, 400.0), (60.0, 250.0, 400.0),
+                      (64.0, 20.0, 440.0), (65.0, 20.0, 440.0)], height=120.0),
+              Person([(90.0, 20.0, 430.0), (94.0, 300.0, 380.0), (130.0, 320.0, 380.0),
+                      (134.0, 20.0, 430.0), (135.0, 20.0, 430.0)], height=110.0)]
+    for _ in range(14):
+        t0 = float(rng.uniform(0, 150))
+        t1 = t0 + float(rng.uniform(15, 60))
+        x, y = float(rng.uniform(120, 560)), float(rng.uniform(250, 470))
+        h = {"height": float(rng.uniform(90, 140))}
+        kind = int(rng.integers(0, 5))
+        if kind == 0:
+            people.append(standing(t0, t1, x, y, **h))
+        elif kind == 1:
+            stops = [(float(rng.uniform(120, 560)), float(rng.uniform(250, 470)))
+                     for _ in range(3)]
+            people.append(browsing(t0, t1, stops, stop_s=float(rng.uniform(3, 12)), **h))
+        elif kind == 2:
+            people.append(standing(t0, t1, x, y, yaw=looking_around(t0 + 3, t1), **h))
+        elif kind == 3:
+            people.append(Person([(t0, 600.0, 250.0), (t0 + 4, 580.0, 440.0),
+                                  (t1, 580.0, 440.0)], **h))  # walks to the help point
+        else:
+            people.append(walk_through(t0, y=y, **h))
+            people.append(standing(t0 + 0.5, t1, x + 40, y, **h))  # and a pair
+            people.append(standing(t0 + 1.0, t1, x + 80, y, **h))
+    return people
+
+
+@pytest.fixture(scope="module")
+def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("seen")
+    out = {"golden": GOLDEN_TRACE}
+    for seed in (1, 2):
+        frames = make_trace(busy_people(seed), 200.0, fps=10.0, seed=seed)
+        out[f"busy{seed}"] = write_trace(tmp / f"busy{seed}.trace.jsonl", frames, start=START)
+    return out
+
+
+@pytest.fixture(scope="module")
+def days() -> SeenDays:
+    return SeenDays(keep=8)
+
+
+def events_of(path: Path, settings: Settings, days: SeenDays | None = None) -> list[dict]:
+    seen: list[Any] = []
+    if days is None:
+        replay(path, settings, on_event=seen.append)
+    else:
+        days.replay(path, settings, seen.append)
+    return [e.to_json() for e in seen]
+
+
+def with_door(settings: Settings) -> Settings:
+    """The golden zones and an entrance on the left, where the busy scenes' people walk in."""
+    door = Zone(name="door", kind="entrance",
+                polygon=[(0.0, 0.4), (0.12, 0.4), (0.12, 1.0), (0.0, 1.0)])
+    return settings.model_copy(update={"zones": [*settings.zones, door]})
+
+
+@pytest.mark.parametrize("name", ["golden", "busy1", "busy2"])
+def test_fast_what_if_gives_the_events_of_a_full_replay_for_every_policy_key(
+        name: str, traces: dict[str, Path], days: SeenDays) -> None:
+    path, base = traces[name], load_settings(GOLDEN_CONFIG)
+    if name != "golden":
+        base = with_door(base)
+    recorded = events_of(path, base, days)  # the first question records the day
+    assert recorded == events_of(path, base)
+    if name != "golden":  # entrance crossings, attended, parties and help points happen
+        kinds = {e["type"] for e in recorded}
+        assert {"entered", "exited", "attended", "party", "at_help_point"} <= kinds, kinds
+    pings = set()
+    for change in POLICY_CHANGES:
+        other = changed(base, {"policy": change})
+        before = days.fast
+        fast = events_of(path, other, days)
+        assert days.fast == before + 1, "a [policy] change must not re-track the day"
+        assert fast == events_of(path, other), f"{name} {change}"
+        pings.add(sum(e["type"] == "ping" for e in fast))
+    assert len(pings) >= 4, "the changes must actually change what is pinged"
+
+
+def test_fast_outcome_equals_the_full_one_on_a_busy_scene(traces: dict[str, Path],
+                                                          days: SeenDays) -> None:
+    path, base = traces["busy1"], load_settings(GOLDEN_CONFIG)
+    other = changed(base, {"policy": {"linger_s": 20.0, "visitor_cooldown_s": 30.0}})
+    outcome([path], base, days)
+    fast, full = outcome([path], other, days), outcome([path], other)
+    fast.pop("seconds")
+    full.pop("seconds")
+    assert fast == full and fast["pings"] > 0 and fast["lingered_never_pinged"]
+
+
+def test_real_people_tud_stadtmitte(tmp_path: Path) -> None:
+    gt = shared_file("footage/TUD-Stadtmitte/gt/gt.txt")
+    path = write_trace(tmp_path / "tud.trace.jsonl", read_mot_detections(gt, 25.0), fps=25.0,
+                       size=(640, 480), start=START)
+    base = changed(load_settings(GOLDEN_CONFIG), {"policy": {"space_window_s": 0.0,
+                                                             "linger_s": 6.0}})
+    days = SeenDays()
+    assert events_of(path, base, days) == events_of(path, base)
+    counts = set()
+    for change in ({"linger_s": 2.0}, {"linger_s": 4.0}, {"space_window_s": 3.0},
+                   {"visitor_cooldown_s": 0.0, "linger_s": 1.0}, {"max_pings_per_minute": 1},
+                   {"escalate_after_s": 1.0},
+                   {"opening_hours": ["08:00-09:00"]}):  # closed all along: every ping held
+        other = changed(base, {"policy": change})
+        fast = events_of(path, other, days)
+        assert fast == events_of(path, other), change
+        counts.add(sum(e["type"] == "ping" for e in fast))
+    assert days.full == 1 and len(counts) >= 3
+
+
+@pytest.mark.parametrize("section,change", [
+    ("behaviour", {"linger_radius": 0.2}), ("behaviour", {"visit_min_s": 3.0}),
+    ("tracker", {"min_iou": 0.5})])
+def test_a_change_that_tracker_or_visits_read_replays_in_full(
+        section: str, change: dict, traces: dict[str, Path]) -> None:
+    path, base = traces["busy2"], load_settings(GOLDEN_CONFIG)
+    other = changed(base, {section: change})
+    assert seen_key(other) != seen_key(base)
+    days = SeenDays()
+    days.replay(path, base, lambda e: None)
+    assert events_of(path, other, days) == events_of(path, other)
+    assert (days.full, days.fast) == (2, 0)
+    day, _ = SeenDay.record(path, base, lambda e: None)
+    with pytest.raises(ValueError, match="replay in full"):
+        day.replay(other, lambda e: None)
+
+
+def test_policy_keys_are_not_part_of_the_recording_key() -> None:
+    base = load_settings(GOLDEN_CONFIG)
+    for change in POLICY_CHANGES:
+        assert seen_key(changed(base, {"policy": change})) == seen_key(base)
