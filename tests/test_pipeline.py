@@ -67,3 +67,19 @@ def test_ignore_zone_people_are_not_visitors() -> None:
     pipeline = Pipeline(settings_with([street]), SIZE)
     events = feed(pipeline, make_trace([standing(0.0, 20.0, 320, 200, height=120)], 20.0))
     assert events == [] and pipeline.finish() == []
+
+
+def test_head_hints_cover_still_people_whose_head_turn_would_make_them_visitors() -> None:
+    """A still detection (scenery or a person standing since the start) is hidden from
+    behaviour, but a head turn starts its visit: perception must keep reading its yaw."""
+    settings = settings_with([])
+    pipe = Pipeline(settings, SIZE)
+    still = standing(0.0, 10.0, 320, 400, step_in=0.0)  # never moved: still
+    walker = standing(0.0, 10.0, 120, 380)              # stepped in: a visitor
+    for t, dets in make_trace([still, walker], 5.0):
+        pipe.step(t, dets)
+    hints = pipe.head_hints
+    assert len(hints) == 2 and hints.can_count.all()
+    assert sorted(pipe.behaviour.visitors) == [v for v in hints.ids.tolist()
+                                               if v in pipe.behaviour.visitors]
+    assert len(pipe.behaviour.visitors) == 1  # behaviour sees only the walker
