@@ -123,7 +123,8 @@ class Behaviour:
 
     def __init__(self, cfg: BehaviourConfig, zones: ZoneMap, cues: Cues) -> None:
         self.visitors: dict[int, VisitorState] = {}
-        self.head_hints = HeadHints.empty()  # as of the last update
+        # the last update's seen people, for head_hints (built only when asked: live)
+        self._seen: tuple[Tracks, np.ndarray, list[int]] | None = None
         self._links: dict[tuple[int, int], float | None] = {}  # (a<b) -> apart since
         self._maybe: dict[tuple[int, int], float] = {}  # arrived together (a<b) -> since
         self.reload(cfg, zones, cues)
@@ -150,7 +151,7 @@ class Behaviour:
         walking: list[int] = []
         if len(idx):
             walking = self._observe_all(tracks, idx, t, events, first_seen, places)
-        self.head_hints = self._hints(tracks, idx, walking)
+        self._seen = (tracks, idx, walking)
         if self._maybe:
             self._confirm_parties(t, events)
         if self._links:
@@ -172,13 +173,13 @@ class Behaviour:
                      places: Places | None) -> list[int]:
         """Update every seen visitor; the positions in ``idx`` of those walking."""
         xyxy = tracks.xyxy[idx]
-        feet = feet_of(xyxy)
         heights = (xyxy[:, 3] - xyxy[:, 1]).tolist()
-        where = places if places is not None else self.zones.places(feet)
+        where = places if places is not None else self.zones.places(feet_of(xyxy))
         names, helps, staffs = where.names, where.help, where.staff
         ids = tracks.ids[idx].tolist()
         yaws = tracks.yaw[idx].tolist()
-        fxs, fys = feet[:, 0].tolist(), feet[:, 1].tolist()
+        # the feet as feet_of gives them (float32), without its stack
+        fxs, fys = ((xyxy[:, 0] + xyxy[:, 2]) / 2).tolist(), xyxy[:, 3].tolist()
         walking = []
         for j, vid in enumerate(ids):
             h = max(float(heights[j]), 1.0)
@@ -214,14 +215,19 @@ class Behaviour:
             self._help_point(v, t, bool(helps[j]) if helps is not None else False, events)
         return walking
 
-    def _hints(self, tracks: Tracks, idx: np.ndarray, walking: list[int]) -> HeadHints:
-        """The people seen now, and whether a head sweep of theirs could count (perception
-        reads no yaw for walkers and staff)."""
+    @property
+    def head_hints(self) -> HeadHints:
+        """The people seen in the last update, and whether a head sweep of theirs could count
+        (perception reads no yaw for walkers and staff)."""
+        if self._seen is None:
+            return HeadHints.empty()
+        tracks, idx, walking = self._seen
         ids = tracks.ids[idx]
         can_count = np.ones(len(idx), bool)
         can_count[walking] = False
         for j, vid in enumerate(ids.tolist()):
-            if self.visitors[vid].staff:
+            v = self.visitors.get(vid)  # (gone once the input finished)
+            if v is None or v.staff:
                 can_count[j] = False
         return HeadHints(ids, tracks.xyxy[idx], can_count)
 

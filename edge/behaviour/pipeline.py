@@ -92,9 +92,8 @@ class Pipeline:
         self.visits = Visits(settings.behaviour, self.zones, frame_size, is_staff=self._is_staff)
         self.policy = Policy(settings.policy, ping_id=ping_id, start_wall=start_wall)
         self.tracking = False
-        # the people seen in the last step, for perception: see _head_hints
-        self.head_hints = HeadHints.empty()
-        self._followed = Tracks.empty()  # the visits layer's output of the last step
+        # the visits layer's output of the last step and what behaviour saw of it
+        self._followed = self._shown = Tracks.empty()
         self.last_t = 0.0
         self.counts = Tally()  # every event this pipeline returned
         if not self.hours_applied:
@@ -105,9 +104,8 @@ class Pipeline:
         if detections is None:
             return []
         seen = self.see(t, detections)
-        events = self.behave(seen)
-        self.head_hints = self._head_hints(self._followed, seen.visitors)
-        return events
+        self._shown = seen.visitors
+        return self.behave(seen)
 
     def see(self, t: float, detections: Detections) -> Seen:
         """Tracker and visits on one frame: who behaviour sees. Reads no ``[policy]`` key
@@ -162,10 +160,13 @@ class Pipeline:
         """Visitors (not staff) whose visit has started and who are still tracked."""
         return sum(1 for v in self.behaviour.visitors.values() if v.started and not v.staff)
 
-    def _head_hints(self, visitors: Tracks, shown: Tracks) -> HeadHints:
-        """The people seen in this step, and whose head sweeps could count (behaviour's: not
-        walking, not staff; the still ones behaviour does not see: a head turn makes them a
-        visitor): perception reads yaw only for those (edge/perception/yaw_schedule.py)."""
+    @property
+    def head_hints(self) -> HeadHints:
+        """The people seen in the last step, and whose head sweeps could count (behaviour's:
+        not walking, not staff; the still ones behaviour does not see: a head turn makes them
+        a visitor): perception reads yaw only for those (edge/perception/yaw_schedule.py).
+        Built when asked, so a replay, which never asks, does not pay for it."""
+        visitors, shown = self._followed, self._shown
         hints = self.behaviour.head_hints
         score = self.settings.tracker.new_track_score
         if len(shown) < len(visitors):
