@@ -74,14 +74,18 @@ class Look:
         self.views = 0.0
 
     def add(self, look: npt.NDArray[np.floating]) -> None:
-        if math.isnan(float(look[0])):
+        if look[0] != look[0]:  # NaN: no clear view now
             return
         if self.mean is None:
             self.mean, self.views = np.asarray(look, np.float64).copy(), 1.0
             return
         self.views = min(self.views + 1.0, _VIEWS)
         w = 1.0 / self.views
-        self.mean = np.sqrt(self.mean * self.mean * (1.0 - w) + np.square(look) * w)
+        mean = self.mean  # this Look's own array: updated in place, as
+        mean *= mean  # sqrt(mean * mean * (1 - w) + look**2 * w)
+        mean *= 1.0 - w
+        mean += np.square(look) * w
+        np.sqrt(mean, out=mean)
 
     def unlike(self, newcomer: Look) -> bool:
         """This person's look (of ``LEAST_VIEWS`` views or more) and a newcomer's (any) are
@@ -118,11 +122,15 @@ class TrackLooks:
         self.mean = np.concatenate([self.mean, new])
         self.views = np.concatenate([self.views, (~np.isnan(new[:, 0])).astype(float)])
 
-    def veto(self, det_look: F64, unseen: F64, iou: F64) -> npt.NDArray[np.bool_]:
+    def veto(self, det_look: F64, unseen: F64, iou: F64) -> npt.NDArray[np.bool_] | None:
         """(people, detections): True where a person unseen for ``LOOK_GAP_S`` or more, with
         a look of ``LEAST_VIEWS``, and the detection look too different to be one. A
         detection with no clear view now borrows the look of the person just seen whose
-        predicted box it overlaps by ``_SAME_BOX_IOU`` (``iou``: people x detections)."""
+        predicted box it overlaps by ``_SAME_BOX_IOU`` (``iou``: people x detections). None:
+        nobody is judged."""
+        judged = (unseen >= LOOK_GAP_S) & (self.views >= LEAST_VIEWS)
+        if not judged.any():  # everyone seen just now: nothing to veto (most frames)
+            return None
         unknown = np.isnan(det_look[:, 0]).nonzero()[0]
         recent = ((unseen < LOOK_GAP_S) & ~np.isnan(self.mean[:, 0])).nonzero()[0]
         if len(unknown) and len(recent):
@@ -132,7 +140,7 @@ class TrackLooks:
             det_look = det_look.copy()
             det_look[unknown[near]] = self.mean[recent[best[near]]]
         veto = unlike(self.mean, det_look)
-        veto &= ((unseen >= LOOK_GAP_S) & (self.views >= LEAST_VIEWS))[:, None]
+        veto &= judged[:, None]
         return veto
 
     def see(self, det_look: F64, det_of_trk: npt.NDArray[np.intp],
