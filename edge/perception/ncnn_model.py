@@ -73,9 +73,7 @@ class NcnnRuntime:
                 f"{param}: no ncnn conversion of {model.name} for input {input_size}; with pnnx "
                 "installed (pip install pnnx), `dwell models install yolox-nano` makes it")
         self._ncnn = ncnn
-        self.net = ncnn.Net()
-        self.net.opt.num_threads = threads
-        self.net.opt.use_vulkan_compute = False
+        self.net = _fp32_net(ncnn, threads)
         if self.net.load_param(str(param)) or self.net.load_model(str(weights)):
             raise NcnnUnavailable(f"{param}: ncnn cannot load it; reinstall yolox-nano")
 
@@ -130,6 +128,20 @@ def convert(model: Path, input_size: int) -> tuple[Path, Path]:
     return param, weights
 
 
+def _fp32_net(ncnn: Any, threads: int) -> Any:
+    """An ncnn net computing in fp32 throughout. ncnn stores and computes in fp16 wherever the
+    CPU can (ARMv8.2 and later: a Pi 5, not a Pi 4); measured under qemu-aarch64
+    (bench/arm64_check.sh) the converted YOLOX's output then differed from onnxruntime's by
+    up to 1.6, so the conversion was refused. fp32 is what equals the reference everywhere."""
+    net = ncnn.Net()
+    net.opt.num_threads = threads
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_packed = False
+    net.opt.use_fp16_storage = False
+    net.opt.use_fp16_arithmetic = False
+    return net
+
+
 def without_focus(param: str) -> str:
     """The ncnn .param text with the Focus layers replaced by an input of their output."""
     lines = param.splitlines()
@@ -156,8 +168,7 @@ def _verify(model: Path, input_size: int, param: Path, weights: Path) -> None:
     from edge.perception import runtimes
 
     ncnn = _import_ncnn()
-    net = ncnn.Net()
-    net.opt.num_threads = 1
+    net = _fp32_net(ncnn, 1)
     if net.load_param(str(param)) or net.load_model(str(weights)):
         raise NcnnUnavailable(f"{model.name}: ncnn cannot load its own conversion")
     blob = runtimes.synthetic_blob(input_size)
