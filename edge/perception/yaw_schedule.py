@@ -7,8 +7,9 @@ cannot change a decision:
   (docs/behaviour.md): their heads are not read at all;
 - a look around is several sweeps of ``look_around_min_deg`` over seconds, each read as the
   median of three readings, so a visitor's head read every ``yaw.interval_s`` (0.2 s: five
-  times a second) sees the same sweeps as one read on every frame at 25 fps (bench/
-  yaw_cadence.py replays traces both ways and counts the decisions that differ);
+  times a second) shows the same people looking around as one read on every frame at 25 fps,
+  at most about one sweep later (bench/yaw_cadence.py replays traces both ways and counts
+  the decisions that differ: docs/behaviour.md);
 - a head that showed no trusted face when last read (turned away, too small, blurred) most
   likely shows none a moment later, and a reading without a face counts for nothing: it is
   read again after ``FACELESS_FACTOR`` intervals. Someone turning to the camera is seen at
