@@ -170,8 +170,8 @@ class Pipeline:
         hints = self.behaviour.head_hints
         score = self.settings.tracker.new_track_score
         if len(shown) < len(visitors):
-            behaviours = set(shown.ids.tolist())  # (a set: np.isin costs ~40 us on a few)
-            keep = [m and vid not in behaviours
+            shown_ids = set(shown.ids.tolist())  # (a set: np.isin costs ~40 us on a few)
+            keep = [m and vid not in shown_ids
                     for vid, m in zip(visitors.ids.tolist(), visitors.matched.tolist(),
                                       strict=True)]
             still = visitors[np.array(keep, bool)]
