@@ -122,7 +122,10 @@ def test_fast_what_if_gives_the_events_of_a_full_replay_for_every_policy_key(
         kinds = {e["type"] for e in recorded}
         assert {"entered", "exited", "attended", "party", "at_help_point"} <= kinds, kinds
     pings = set()
-    for change in POLICY_CHANGES:
+    # the golden trace gets every change; each busy scene half of them (busy2 those at even
+    # positions, busy1 the odd ones: both values of a key are checked on a busy floor)
+    changes = POLICY_CHANGES if name == "golden" else POLICY_CHANGES[int(name[-1]) % 2::2]
+    for change in changes:
         other = changed(base, {"policy": change})
         before = days.fast
         fast = events_of(path, other, days)
