@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.perception.runtimes import RuntimeUnavailable
+from edge.perception.runtimes import RuntimeUnavailable, import_runtime
 from edge.vocabulary.types import FloatArray
 
 SIZES = (416, 320)
@@ -51,13 +51,8 @@ def space_to_depth(blob: FloatArray) -> FloatArray:
 
 
 def _import_ncnn() -> Any:
-    try:
-        import ncnn
-    except ImportError as exc:
-        raise NcnnUnavailable(
-            f"[detector] runtime = \"ncnn\" but ncnn is not installed ({exc}); pip install "
-            "ncnn pnnx, then `dwell models install yolox-nano` converts the model") from None
-    return ncnn
+    return import_runtime("ncnn", "pip install ncnn pnnx, then `dwell models install "
+                          "yolox-nano` converts the model", NcnnUnavailable)
 
 
 class NcnnRuntime:

@@ -15,6 +15,7 @@ does not pay for the measurement again and an upgrade measures anew.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -109,14 +110,20 @@ class OnnxRuntime:
         return np.asarray(out, dtype=np.float32)
 
 
-def _import_onnxruntime() -> Any:
+def import_runtime(name: str, how: str,
+                   error: type[RuntimeUnavailable] = RuntimeUnavailable) -> Any:
+    """The optional runtime module ``name``, or ``error`` saying it is missing and ``how`` to
+    get it."""
     try:
-        import onnxruntime
+        return importlib.import_module(name)
     except ImportError as exc:
-        raise RuntimeUnavailable(
-            f"[detector] runtime = \"onnxruntime\" but onnxruntime is not installed ({exc}); "
-            "pip install onnxruntime, or set runtime = \"opencv\" or \"auto\"") from None
-    return onnxruntime
+        raise error(f"[detector] runtime = \"{name}\" but {name} is not installed ({exc}); "
+                    f"{how}") from None
+
+
+def _import_onnxruntime() -> Any:
+    return import_runtime("onnxruntime",
+                          "pip install onnxruntime, or set runtime = \"opencv\" or \"auto\"")
 
 
 def _ncnn(model: Path, threads: int, input_size: int) -> Runtime:
