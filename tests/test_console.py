@@ -312,3 +312,23 @@ def test_the_cookie_is_secure_only_behind_a_trusted_tls_proxy(tmp_path: Path,
         assert direct.get("/api/config").status == 200
     finally:
         host.close()
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_behind_a_trusted_proxy_one_guesser_does_not_lock_everyone_out(tmp_path: Path,
+                                                                       trust: bool) -> None:
+    host = start_console(tmp_path, extra=f"trust_proxy = {str(trust).lower()}\n")
+    try:
+        guesser = Client(host.url)
+        # The guesser forges an entry of its own; the proxy appends the real address last.
+        via_proxy = {"X-Forwarded-For": "192.0.2.7, 198.51.100.9"}
+        for _ in range(3):  # login_attempts = 3
+            assert guesser.login("guess", headers=via_proxy).status == 401
+        assert guesser.login(headers=via_proxy).status == 429
+        owner = Client(host.url)  # through the same proxy, so the same socket address
+        status = owner.login(headers={"X-Forwarded-For": "192.0.2.7"}).status
+        # Trusted: counted per forwarded address, so the owner (named in the guesser's forged
+        # entry too) gets in. Not trusted: the header means nothing, the socket is one address.
+        assert status == (303 if trust else 429)
+    finally:
+        host.close()

@@ -65,10 +65,12 @@ class ConsoleConfig(Section):
     trust_proxy: bool = Field(
         False,
         description="Believe a reverse proxy's X-Forwarded-Proto: https, and then mark the "
-        "session cookie Secure (sent over HTTPS only). Only for a console reached solely "
-        "through a TLS proxy: anyone who can reach the port directly could send the header "
-        "too (harmless: it only makes their cookie stricter). The console itself speaks "
-        "plain HTTP, so without a proxy the cookie cannot be Secure.",
+        "session cookie Secure (sent over HTTPS only); and count failed logins per address "
+        "in the last X-Forwarded-For entry (the one the proxy appends), not per proxy. "
+        "Only for a console reached solely through a TLS proxy: anyone who can reach the "
+        "port directly could send the headers too, and dodge the login lockout by varying "
+        "X-Forwarded-For. The console itself speaks plain HTTP, so without a proxy the "
+        "cookie cannot be Secure.",
     )
     _salt: bytes = PrivateAttr(default=b"")
     _digest: bytes = PrivateAttr(default=b"")

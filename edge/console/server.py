@@ -134,9 +134,9 @@ def _dispatch(server: ConsoleServer, h: BaseHTTPRequestHandler, method: str) -> 
         _send(h, Reply.json({"error": "request too large"}, 413))
         return
     body = h.rfile.read(length) if length else b""
-    https = (server.console.settings.console.trust_proxy
-             and h.headers.get("X-Forwarded-Proto", "").strip().lower() == "https")
-    req = Request(method, path, query, body, h.client_address[0], https)
+    proxied = server.console.settings.console.trust_proxy
+    https = proxied and h.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
+    req = Request(method, path, query, body, client_address(h, proxied), https)
     session = _session(server, h)
     if (method, path) not in PUBLIC:
         if session is None:
@@ -147,6 +147,19 @@ def _dispatch(server: ConsoleServer, h: BaseHTTPRequestHandler, method: str) -> 
             _send(h, Reply.json({"error": "missing or wrong CSRF token"}, 403))
             return
     _send_route(server, h, req, session)
+
+
+def client_address(h: BaseHTTPRequestHandler, proxied: bool) -> str:
+    """Who is asking, for the login lockout and the log. Behind a trusted proxy every
+    request comes from the proxy's address, so one guesser would lock everyone out: there
+    the address is the last X-Forwarded-For entry, the one the proxy itself appended (entries
+    left of it come from the client and can be forged). Without the header, or without
+    ``trust_proxy``, it is the socket's peer."""
+    if proxied:
+        forwarded = h.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return str(h.client_address[0])
 
 
 def _refuse(h: BaseHTTPRequestHandler, path: str) -> None:
