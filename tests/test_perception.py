@@ -193,10 +193,12 @@ def test_person_precision_and_recall_on_tud_stadtmitte() -> None:
     assert recall >= 0.80
 
 
-def test_a_head_without_a_face_is_read_half_as_often() -> None:
+def test_a_head_without_a_face_waits_longer_each_time_up_to_a_cap() -> None:
     """No trusted face when last read (back turned): read again after FACELESS_FACTOR
-    intervals; once a face shows, every interval again."""
-    faces = iter([math.nan, math.nan, 10.0, 12.0, 14.0])
+    intervals, doubling with each further faceless read up to FACELESS_MAX_FACTOR; once a
+    face shows, every interval again, and the backoff starts over."""
+    nan = math.nan
+    faces = iter([nan, nan, nan, 10.0, 12.0, nan, 14.0])
 
     class Turning(CountingYaw):
         def estimate(self, image: npt.NDArray[np.uint8], xyxy: npt.NDArray[np.float32]
@@ -207,9 +209,11 @@ def test_a_head_without_a_face_is_read_half_as_often() -> None:
     perception = Perception(settings().motion, (W, H), detector=CountingDetector(),
                             yaw=Turning(), yaw_interval_s=0.2)
     read = []
-    for k, frame in enumerate(moving(12)):  # 10 fps
+    for k, frame in enumerate(moving(30)):  # 10 fps
         before = perception.yaw_schedule.read
         perception.observe(frame, tracking=True, hints=hint(BOX + 2, 3, True))
         if perception.yaw_schedule.read > before:
             read.append(k)
-    assert read == [0, 4, 8, 10]  # no face at 0 and 4: 0.4 s waits; a face at 8: 0.2 s
+    # faceless at 0, 4, 12: waits 0.4, 0.8, 0.8 s (capped); faces at 20 and 22: 0.2 s;
+    # faceless again at 24: 0.4 s, not 0.8
+    assert read == [0, 4, 12, 20, 22, 24, 28]

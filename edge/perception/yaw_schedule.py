@@ -12,9 +12,13 @@ cannot change a decision:
   the decisions that differ: docs/behaviour.md);
 - a head that showed no trusted face when last read (turned away, too small, blurred) most
   likely shows none a moment later, and a reading without a face counts for nothing: it is
-  read again after ``FACELESS_FACTOR`` intervals. Someone turning to the camera is seen at
-  most one interval later than otherwise, before a sweep of theirs can count (it needs three
-  readings with a face).
+  read again after ``FACELESS_FACTOR`` intervals, and each further reading without a face
+  doubles that wait, up to ``FACELESS_MAX_FACTOR`` intervals (0.8 s at 0.2 s). Someone who
+  keeps their back to the camera costs a face search a little more than once a second
+  instead of five times; someone turning to the camera is seen at most 0.6 s later than
+  with a read every interval, before a sweep of theirs can count (it needs three readings
+  with a face, and a sweep takes seconds). On TUD-Stadtmitte 140 of 194 face searches found
+  no face.
 
 Who is who comes from the pipeline's last step (``HeadHints``: visitor ids and boxes): a
 detection overlapping a hinted box by IoU >= ``MATCH_IOU`` is that visitor (at 25 fps a
@@ -34,6 +38,7 @@ from edge.vocabulary.types import BoolArray, FloatArray, HeadHints
 
 MATCH_IOU = 0.5
 FACELESS_FACTOR = 2.0
+FACELESS_MAX_FACTOR = 4.0
 _SLACK_S = 1e-6  # frame times are sums of 1/fps: 0.2 s later must count as 0.2 s
 
 
@@ -43,7 +48,8 @@ class YawSchedule:
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self._last_read: dict[int, float] = {}  # visitor id -> when their head was last read
-        self._faceless: set[int] = set()  # visitors whose last reading found no trusted face
+        # visitors whose last reading found no trusted face -> their wait, in intervals
+        self._faceless: dict[int, float] = {}
         self._asked: list[tuple[int, int]] = []  # (detection, visitor) read in this frame
         self.read = 0
         self.skipped_cannot_count = 0  # walking or staff
@@ -78,7 +84,7 @@ class YawSchedule:
         if not can_count:
             self.skipped_cannot_count += 1
             return False
-        wait = self.interval_s * (FACELESS_FACTOR if visitor in self._faceless else 1.0)
+        wait = self.interval_s * self._faceless.get(visitor, 1.0)
         if t - self._last_read.get(visitor, -math.inf) < wait - _SLACK_S:
             self.skipped_not_due += 1
             return False
@@ -89,12 +95,14 @@ class YawSchedule:
         """This frame's yaw per detection (NaN: no trusted face) after ``choose``."""
         for i, visitor in self._asked:
             if yaw[i] == yaw[i]:
-                self._faceless.discard(visitor)
+                self._faceless.pop(visitor, None)
             else:
-                self._faceless.add(visitor)
+                before = self._faceless.get(visitor)
+                self._faceless[visitor] = (FACELESS_FACTOR if before is None
+                                           else min(2 * before, FACELESS_MAX_FACTOR))
 
     def _forget_all_but(self, hints: HeadHints) -> None:
         if len(self._last_read) > 2 * len(hints) + 8:  # now and then, not every frame
             keep = set(hints.ids.tolist())
             self._last_read = {v: t for v, t in self._last_read.items() if v in keep}
-            self._faceless &= keep
+            self._faceless = {v: f for v, f in self._faceless.items() if v in keep}
