@@ -20,7 +20,8 @@ from edge.demo.mosquitto import free_port
 from edge.service.console_host import TraceConsole
 from tests.console_helpers import GOLDEN_TRACE, Client, console_config
 
-REPS = 12  # the golden scene 12 times: ~9 000 frames, seconds to replay
+REPS = 30  # the golden scene 30 times: ~22 000 frames, several seconds to replay (12 were
+# replayed before the pages were all checked on a faster machine)
 
 
 @pytest.fixture
