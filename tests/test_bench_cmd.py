@@ -28,7 +28,7 @@ def test_bench_json_on_real_footage() -> None:
                  env={"DWELL_MODELS_DIR": str(models_dir), "DWELL_YAW__ENABLED": "false"})
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("fps", "detector_only_fps", "idle_fps", "rss_mb"):
+    for key in ("fps", "fps_serial", "detector_only_fps", "idle_fps", "rss_mb"):
         assert isinstance(result[key], float) and result[key] > 0, key
     assert {"motion", "detect", "track"} <= set(result["stage_ms"])
     assert result["stage_ms"]["detect"] > 0

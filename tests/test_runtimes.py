@@ -95,9 +95,13 @@ def test_auto_measures_once_then_reads_its_cache(tmp_path: Path,
     assert "auto: median of" in caplog.text
 
 
-def test_threads_default_to_every_core() -> None:
+def test_threads_default_to_every_core_but_the_pipelines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(None).detector.threads is None
-    assert runtimes.all_cores() >= 1
+    monkeypatch.setattr(runtimes.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert runtimes.default_threads() == 3  # a Pi 4: three for the network, one for the rest
+    monkeypatch.setattr(runtimes.os, "sched_getaffinity", lambda pid: {0})
+    assert runtimes.default_threads() == 1
 
 
 @pytest.mark.perception

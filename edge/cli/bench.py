@@ -1,10 +1,14 @@
 """`dwell bench VIDEO [--json] [--runtimes] [--threads N]`: how fast perception runs here.
 
-Over the video at its own resolution: (a) the person detector alone on every frame and (b) the
-whole sensor as `dwell run` drives it (motion gate, detector, head yaw, then tracker, behaviour
-and policy: "track" in the per-stage times), interleaved frame by frame; then (c) the sensor on
-a still scene (the first frame repeated, at the video's frame rate). Decoding is not timed.
-With ``--runtimes`` (a) and (b) run for every installed detector runtime on the same frames,
+Over the video at its own resolution: (a) the person detector alone on every frame, (b) the
+whole sensor as `dwell run` drives it (motion gate, detector, head yaw, looks, then tracker,
+behaviour and policy, with the detector on each frame overlapping the rest on the one before:
+edge/service/overlap.py) and (b') the same with every stage one after the other ("serial";
+its tracker-behaviour-policy share is "track" in the per-stage times), interleaved frame by
+frame; then (c) the sensor on a still scene (the first frame repeated, at the video's frame
+rate). Decoding is not timed. Each pass uses the detector on one thread at a time
+(``--threads``: its inference threads); (b) adds the caller's thread beside it.
+With ``--runtimes`` (a), (b) and (b') run for every installed detector runtime on the same frames,
 all interleaved, and each runtime's boxes are compared with the reference's (cv2.dnn): equal
 when every frame has as many boxes and each overlaps one of the reference's by IoU >= 0.9.
 Ratios between passes are what to compare across machines; absolute numbers move with
@@ -117,8 +121,21 @@ def _first_frame(video: str) -> tuple[float, tuple[int, int], Frame]:
     return probe.fps, probe.size, first
 
 
-def _sensor_step(sensor: Sensor, decide_ms: list[float]) -> Step:
-    """The sensor on one frame, as `dwell run` drives it; the pipeline's share timed."""
+def _sensor_step(sensor: Sensor) -> Step:
+    """The sensor on one frame, as `dwell run` drives it (``Sensor.feed``: the detector on
+    this frame overlaps the rest on the previous one). The step ends when the detector is
+    done with this frame, so that nothing of it overlaps the next pass's step."""
+
+    def step(frame: Frame) -> None:
+        sensor.feed(frame)
+        sensor.detector_idle()
+
+    return step
+
+
+def _serial_step(sensor: Sensor, decide_ms: list[float]) -> Step:
+    """The sensor on one frame with every stage one after the other; the pipeline's share
+    (tracker, behaviour, policy) timed."""
 
     def step(frame: Frame) -> None:
         detections = sensor.look(frame)
@@ -135,10 +152,12 @@ def bench(settings: Settings, video: str, *, threads: int = 1,
     fps, size, first = _first_frame(video)
     main, detectors = _detectors(settings, threads, every_runtime)
     runs = {name: _RuntimeRun(settings, size, det, first) for name, det in detectors.items()}
-    steps: list[Step] = [s for run in runs.values() for s in (run.detect, run.sensor_step)]
+    steps: list[Step] = [s for run in runs.values()
+                         for s in (run.detect, run.sensor_step, run.serial_step)]
     n_det, spent = _timed(_file_frames(settings, video), *steps)
     for k, run in enumerate(runs.values()):
-        run.s_det, run.s_pipe = spent[2 * k], spent[2 * k + 1]
+        run.s_det, run.s_pipe, run.s_serial = spent[3 * k:3 * k + 3]
+        run.sensor.flush()
     ref = runs.get(REFERENCE)
     lead = runs[main]
     perception = lead.sensor.perception
@@ -149,7 +168,8 @@ def bench(settings: Settings, video: str, *, threads: int = 1,
 
     idle = Sensor(settings, frame_size=size, detector=lead.detector)
     still = (Frame(first.image, i / fps, i) for i in range(max(n_det, 1)))
-    n_idle, (s_idle,) = _timed(still, _sensor_step(idle, []))
+    n_idle, (s_idle,) = _timed(still, _sensor_step(idle))
+    idle.flush()
     idle_runs = idle.perception.detector_runs if idle.perception is not None else 0
 
     return {
@@ -158,7 +178,7 @@ def bench(settings: Settings, video: str, *, threads: int = 1,
         "runtime": main, "threads": threads,
         "tracker": True, "yaw": perception.yaw is not None,
         "detector_only_fps": _rate(n_det, lead.s_det),
-        "fps": _rate(n_det, lead.s_pipe),
+        "fps": _rate(n_det, lead.s_pipe), "fps_serial": _rate(n_det, lead.s_serial),
         "idle_fps": _rate(n_idle, s_idle),
         "detector_runs": perception.detector_runs, "idle_detector_runs": idle_runs,
         "yaw_runs": schedule.read, "yaw_skipped_cannot_count": schedule.skipped_cannot_count,
@@ -197,11 +217,13 @@ class _RuntimeRun:
         self.detector = detector
         detector.detect(first.image)  # first inference allocates; keep it out of the timing
         self.sensor = Sensor(settings, frame_size=size, detector=detector)
+        self.sensor_step = _sensor_step(self.sensor)
         self.decide_ms: list[float] = []
-        self.sensor_step = _sensor_step(self.sensor, self.decide_ms)
+        self.serial_step = _serial_step(Sensor(settings, frame_size=size, detector=detector),
+                                        self.decide_ms)
         self.ms: list[float] = []
         self.boxes: list[FloatArray] = []
-        self.s_det = self.s_pipe = 0.0
+        self.s_det = self.s_pipe = self.s_serial = 0.0
 
     def detect(self, frame: Frame) -> None:
         t0 = time.perf_counter()
@@ -215,7 +237,7 @@ class _RuntimeRun:
         return {"ms_median": round(float(np.median(self.ms)), 3),
                 "ms_p90": round(float(np.percentile(self.ms, 90)), 3),
                 "boxes_equal": equal, "detector_only_fps": _rate(n, self.s_det),
-                "fps": _rate(n, self.s_pipe)}
+                "fps": _rate(n, self.s_pipe), "fps_serial": _rate(n, self.s_serial)}
 
 
 def same_boxes(a: FloatArray, b: FloatArray, min_iou: float = 0.9) -> bool:
@@ -245,6 +267,9 @@ def _print_human(r: dict[str, Any]) -> None:
     print(f"  pipeline           {r['fps']:8.1f} fps  ({r['fps'] / r['detector_only_fps']:.2f}"
           f" x detector; detector ran on {r['detector_runs']} frames; "
           f"yaw {'on' if r['yaw'] else 'off'}, tracker {'on' if r['tracker'] else 'off'})")
+    print(f"  pipeline, serial   {r['fps_serial']:8.1f} fps  "
+          f"({r['fps_serial'] / r['detector_only_fps']:.2f} x detector; every stage one "
+          "after the other, the detector not overlapped)")
     print(f"  head yaw           {r['yaw_runs']} people read, skipped "
           f"{r['yaw_skipped_cannot_count']} walking or staff and {r['yaw_skipped_not_due']} "
           f"read < {r['yaw_interval_s']} s ago")
@@ -257,5 +282,5 @@ def _print_human(r: dict[str, Any]) -> None:
         same = {True: "boxes equal", False: "BOXES DIFFER",
                 None: "no reference run"}[m["boxes_equal"]]
         print(f"  {name:<18} detector {m['ms_median']:6.1f} ms median, {m['ms_p90']:6.1f} p90; "
-              f"pipeline {m['fps']:6.1f} fps; {same}")
+              f"pipeline {m['fps']:6.1f} fps ({m['fps_serial']:.1f} serial); {same}")
     print(f"  peak RSS           {r['rss_mb']:8.1f} MB")

@@ -64,12 +64,15 @@ def run(args: argparse.Namespace) -> int:
         for frame in source.frames():
             if args.duration is not None and frame.t > args.duration:
                 break
-            sensor.process(frame)
+            sensor.feed(frame)
     except KeyboardInterrupt:
         pass
     finally:
-        writer.close()
-        source.close()
+        try:
+            sensor.flush()  # the frame still with the detector
+        finally:
+            writer.close()
+            source.close()
     print(f"recorded {writer.frames} frames to {args.out} ({sensor.counts.visits} visits, "
           f"{sensor.counts.pings_sent} pings would have been sent)")
     return EXIT_OK

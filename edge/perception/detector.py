@@ -73,8 +73,19 @@ class YoloxDetector:
         self._canvas = np.full((input_size, input_size, 3), PAD_VALUE, np.uint8)
 
     def detect(self, image: npt.NDArray[np.uint8]) -> Detections:
-        blob, ratio = letterbox(image, self._canvas)
-        return self.decode(self.runtime.run(blob), ratio, image.shape[1], image.shape[0])
+        blob, ratio = self.prepare(image)
+        return self.decode(self.infer(blob), ratio, image.shape[1], image.shape[0])
+
+    # detect = decode(infer(prepare(image))), split so that a caller can run only ``infer``
+    # (the network: no Python lock held) on another thread and keep the rest, which is Python
+    # and numpy, on its own (edge/service/overlap.py).
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[FloatArray, float]:
+        """(the network's input blob, a new array; the scale to map boxes back)."""
+        return letterbox(image, self._canvas)
+
+    def infer(self, blob: FloatArray) -> FloatArray:
+        return self.runtime.run(blob)
 
     def decode(self, raw: FloatArray, ratio: float, width: int, height: int) -> Detections:
         """People from the raw (1, anchors, 85) output: the same for every runtime."""
@@ -152,7 +163,7 @@ def load_detector(cfg: DetectorConfig, models_dir: Path | None = None,
     """The configured person detector, its model found via edge.perception.models (ModelError
     if absent; RuntimeUnavailable if the named runtime is not installed). ``state_dir`` keeps
     the ``auto`` runtime's measured choice."""
-    threads = cfg.threads or runtimes.all_cores()
+    threads = cfg.threads or runtimes.default_threads()
     cv2.setNumThreads(threads)
     path = find_model(cfg.model, models_dir)
     if cfg.model == "yolox-nano":

@@ -18,6 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from edge.perception.motion import MotionGate
 from edge.perception.yaw_schedule import YawSchedule
@@ -47,7 +48,7 @@ class Perception:
                  looks: bool = False) -> None:
         self.detector = detector
         self.looks = looks
-        self.gate = MotionGate(motion, frame_size)
+        self.gate_motion = MotionGate(motion, frame_size)
         self.redetect_s = motion.redetect_interval_s
         self.yaw = yaw
         self._last_detect_t = -math.inf
@@ -61,19 +62,38 @@ class Perception:
         """People in this frame, or None when the detector did not look at it. Yaw is NaN
         where the schedule did not read it: walkers and staff as of the last step (``hints``),
         and visitors read less than ``yaw_interval_s`` ago."""
+        if not self.gate(frame, tracking):
+            return None
+        return self.annotate(frame, *self.detect(frame.image), hints)
+
+    # The three parts of ``observe``, for a caller that runs ``detect`` on another thread
+    # (edge/service/overlap.py): ``gate`` and ``annotate`` keep this object's state and run on
+    # the caller's thread; ``detect`` touches nothing here but the detector.
+
+    def gate(self, frame: Frame, tracking: bool) -> bool:
+        """Whether the detector looks at this frame: the motion gate saw change, or someone
+        is ``tracking`` and was last detected ``redetect_interval_s`` ago."""
         self.frames += 1
         t0 = time.perf_counter()
-        moving = self.gate.changed(frame.image)
-        t1 = time.perf_counter()
-        self.stage_ms["motion"].append((t1 - t0) * 1000)
-        due = tracking and frame.t - self._last_detect_t >= self.redetect_s
-        if not (moving or due):
-            return None
-        detections = self.detector.detect(frame.image)
-        t2 = time.perf_counter()
-        self.stage_ms["detect"].append((t2 - t1) * 1000)
+        moving = self.gate_motion.changed(frame.image)
+        self.stage_ms["motion"].append((time.perf_counter() - t0) * 1000)
+        if not (moving or (tracking and frame.t - self._last_detect_t >= self.redetect_s)):
+            return False
         self._last_detect_t = frame.t
         self.detector_runs += 1
+        return True
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> tuple[Detections, float]:
+        """(the people the detector finds, the ms it took)."""
+        t0 = time.perf_counter()
+        detections = self.detector.detect(image)
+        return detections, (time.perf_counter() - t0) * 1000
+
+    def annotate(self, frame: Frame, detections: Detections, detect_ms: float,
+                 hints: HeadHints | None) -> Detections:
+        """``detections`` of ``frame`` with yaw (as scheduled) and looks added."""
+        self.stage_ms["detect"].append(detect_ms)
+        t2 = time.perf_counter()
         if self.yaw is not None and len(detections):
             wanted = self.yaw_schedule.choose(frame.t, detections.xyxy, detections.score,
                                               hints)

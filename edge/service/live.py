@@ -225,7 +225,7 @@ class Service:
             self._snap_wanted.clear()
             ok, jpeg = cv2.imencode(".jpg", frame.image)
             self._snap.put(jpeg.tobytes() if ok else None)
-        self.sensor.process(frame)
+        self.sensor.feed(frame)
         now = time.monotonic()
         self._last_frame = now
         self._frames_at.append(now)

@@ -8,7 +8,9 @@ That is what makes "replay decides exactly what run decided" hold by constructio
 The sensor hands each stage what it needs: perception is built at the first frame's size (and
 only when frames with pictures arrive, so a trace replay never imports OpenCV), the pipeline
 once the frame size is known (zones are placed in pixels). Everything runs on the caller's one
-processing thread; only ``on_ack`` may be called from another (the publisher's) thread.
+processing thread, except the detector under ``feed``, which works on the next frame in a
+thread of its own meanwhile (edge/service/overlap.py); only ``on_ack`` may be called from
+another (the publisher's) thread.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from edge.behaviour.pipeline import Pipeline
 from edge.config.settings import Settings
+from edge.service.overlap import DetectorThread
 from edge.vocabulary.acks import Ack
 from edge.vocabulary.events import Event
 from edge.vocabulary.interfaces import Detector, Tracker
@@ -30,12 +33,16 @@ from edge.vocabulary.types import T_DECIMALS, Detections, Frame
 if TYPE_CHECKING:
     from edge.behaviour.policy import PingIdFactory
     from edge.perception.perceiver import Perception
+    from edge.service.overlap import InFlight
 
 T = TypeVar("T")
 Observation = tuple[float, "Detections | None"]  # (t, what the detector saw; None: not looked)
 EventSink = Callable[[Event], None]
 LookedSink = Callable[[float, Detections], None]
 StepWatcher = Callable[[float, Pipeline], None]
+# a frame whose detection runs in the background: (frame, its perception, the detection;
+# None: the detector does not look at it)
+Pending = tuple[Frame, "Perception", "InFlight | None"]
 
 
 class Sensor:
@@ -65,6 +72,8 @@ class Sensor:
         self._perceived: tuple[int, int] | None = None  # the frame size perception is built for
         self.acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
         self.last_t = 0.0
+        self._detector_thread = DetectorThread()
+        self._pending: Pending | None = None  # the frame ``feed`` left with the detector
         if frame_size is not None:
             self.start(frame_size)
 
@@ -127,6 +136,39 @@ class Sensor:
         """One video frame through perception and the pipeline."""
         return self.step(frame.t, self.look(frame))
 
+    def feed(self, frame: Frame) -> list[Event]:
+        """``process``, overlapped (edge/service/overlap.py): the detector starts on this
+        frame in the background while the previous frame gets yaw, looks and its pipeline
+        step here; the events returned are the previous frame's. ``flush`` (or ``finish``)
+        completes the last frame."""
+        size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+        perception = self._perception_for(size)
+        self.start(size)
+        looked = perception.gate(frame, self.tracking)
+        previous, self._pending = self._pending, (  # queued behind the previous frame's
+            frame, perception, self._detector_thread.submit(perception.detector, frame) if looked
+            else None)
+        return self._complete(previous)
+
+    def detector_idle(self) -> None:
+        """Waits until the detector has finished the frame it is working on (bench)."""
+        if self._pending is not None and self._pending[2] is not None:
+            self._pending[2].wait()
+
+    def flush(self) -> list[Event]:
+        """The frame ``feed`` left in flight, completed; its events."""
+        pending, self._pending = self._pending, None
+        return self._complete(pending)
+
+    def _complete(self, pending: Pending | None) -> list[Event]:
+        if pending is None:
+            return []
+        frame, perception, detected = pending
+        hints = self.pipeline.head_hints if self.pipeline is not None else None
+        detections = (None if detected is None
+                      else perception.annotate(frame, *detected.result(), hints))
+        return self.step(frame.t, detections)
+
     def step(self, t: float, detections: Detections | None) -> list[Event]:
         """One observation through the pipeline (acks that arrived meanwhile first). Time and
         detections are put on the trace's grid first (``Detections.on_record_grid``): run
@@ -161,9 +203,11 @@ class Sensor:
 
     def finish(self, t: float | None = None) -> list[Event]:
         """The input ended (or the sensor stops): open visits end."""
+        events = self.flush()
+        self._detector_thread.close()
         if self.pipeline is None:
-            return []
-        return self._emit(self.pipeline.finish(self.last_t if t is None else t))
+            return events
+        return events + self._emit(self.pipeline.finish(self.last_t if t is None else t))
 
     def run(self, observations: Iterable[Observation]) -> list[Event]:
         """Every observation, then ``finish`` at the last one's time; all events returned."""
