@@ -57,6 +57,8 @@ case "${1:-}" in
     demo) shift; setup_venv; exec "$VENV/bin/dwell" demo "$@" ;;
     test)
         shift; setup_venv; ensure_mosquitto; shared_models
-        exec "$VENV/bin/python" -m pytest "$@" ;;
+        # One worker per core, a test file per worker at a time (a file's tests share its
+        # fixtures and run in order); DWELL_TEST_WORKERS=0 runs everything in this process.
+        exec "$VENV/bin/python" -m pytest -n "${DWELL_TEST_WORKERS:-auto}" --dist loadfile "$@" ;;
     *) echo "usage: ./dev.sh demo | test [pytest args] | setup" >&2; exit 2 ;;
 esac
