@@ -252,3 +252,25 @@ def test_lost_camera_shows_in_status_and_stop_is_clean(monkeypatch: pytest.Monke
     assert result == [0]
     assert publisher.closed and camera.closed.is_set()
     assert publisher.stats  # final stats on the way out
+
+
+def test_the_last_frame_before_a_lost_camera_is_decided_without_waiting_for_the_next(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # dwell run overlaps the detector on frame N with the rest on N-1 (Sensor.feed): when
+    # the camera stops delivering, the frame still with the detector must be completed
+    # then, not when (if ever) the camera comes back
+    camera = FakeCamera(frames=20)
+    monkeypatch.setattr("edge.service.live.open_live_source", lambda *a, **k: camera)
+    service = Service(Settings(yaw={"enabled": False}, state_dir=tmp_path), "0",
+                      publisher_factory=FakePublisher, detector=NoPeople())
+    runner = threading.Thread(target=lambda: service.run(install_signals=False))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and service.sensor.last_t < frame(19).t:
+            time.sleep(0.05)
+        assert service.sensor.last_t == frame(19).t
+        assert runner.is_alive()  # still running: no finish() did it
+    finally:
+        service.request_stop()
+        runner.join(10)

@@ -194,12 +194,14 @@ class Service:
                 frame = source.next_frame(WAKE_S)
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
+                    self.sensor.flush()  # the frame with the detector, on the old settings
                     self._reload()
                 if frame is not None:
                     self._process(frame)
                 elif source.ended:
                     break  # the file ended
-                else:
+                else:  # no frame for WAKE_S: the last one's step does not wait for the camera
+                    self.sensor.flush()
                     self.sensor.drain_acks()
                 self.notifier.watchdog()
                 self._tick(source)

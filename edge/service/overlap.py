@@ -17,7 +17,9 @@ motion gate decides on frame N, the network starts on N here, and frame N-1 (its
 already made) gets yaw, looks and its pipeline step on the caller's thread meanwhile. What this
 changes, and what it does not:
 
-- a frame's events come out one frame later (40 ms at 25 fps);
+- a frame's events come out one frame later (40 ms at 25 fps), or when the camera has sent
+  nothing for half a second (`dwell run` completes the frame then: a stalled camera does not
+  hold its step back);
 - whether the detector looks at a still frame because someone is tracked is decided by who was
   tracked one step earlier: at most one redetection more when the last person is dropped (the
   motion gate still decides first, so nobody is lost);
