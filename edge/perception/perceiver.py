@@ -18,7 +18,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from edge.perception.motion import MotionGate
 from edge.perception.yaw_schedule import YawSchedule
@@ -64,11 +63,13 @@ class Perception:
         and visitors read less than ``yaw_interval_s`` ago."""
         if not self.gate(frame, tracking):
             return None
-        return self.annotate(frame, *self.detect(frame.image), hints)
+        t0 = time.perf_counter()
+        detections = self.detector.detect(frame.image)
+        return self.annotate(frame, detections, (time.perf_counter() - t0) * 1000, hints)
 
-    # The three parts of ``observe``, for a caller that runs ``detect`` on another thread
-    # (edge/service/overlap.py): ``gate`` and ``annotate`` keep this object's state and run on
-    # the caller's thread; ``detect`` touches nothing here but the detector.
+    # ``observe`` before and after the detector, for a caller that runs the detector on
+    # another thread (edge/service/overlap.py): ``gate`` and ``annotate`` keep this object's
+    # state and run on the caller's thread.
 
     def gate(self, frame: Frame, tracking: bool) -> bool:
         """Whether the detector looks at this frame: the motion gate saw change, or someone
@@ -82,12 +83,6 @@ class Perception:
         self._last_detect_t = frame.t
         self.detector_runs += 1
         return True
-
-    def detect(self, image: npt.NDArray[np.uint8]) -> tuple[Detections, float]:
-        """(the people the detector finds, the ms it took)."""
-        t0 = time.perf_counter()
-        detections = self.detector.detect(image)
-        return detections, (time.perf_counter() - t0) * 1000
 
     def annotate(self, frame: Frame, detections: Detections, detect_ms: float,
                  hints: HeadHints | None) -> Detections:

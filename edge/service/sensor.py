@@ -126,7 +126,7 @@ class Sensor:
 
     def look(self, frame: Frame) -> Detections | None:
         """Perception on one frame (None: the detector did not look at it)."""
-        size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+        size = _size_of(frame)
         hints = self.pipeline.head_hints if self.pipeline is not None else None
         detections = self._perception_for(size).observe(frame, self.tracking, hints)
         self.start(size)
@@ -141,7 +141,7 @@ class Sensor:
         frame in the background while the previous frame gets yaw, looks and its pipeline
         step here; the events returned are the previous frame's. ``flush`` (or ``finish``)
         completes the last frame."""
-        size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+        size = _size_of(frame)
         perception = self._perception_for(size)
         self.start(size)
         looked = perception.gate(frame, self.tracking)
@@ -255,3 +255,8 @@ def paced(items: Iterable[T], t_of: Callable[[T], float], speed: float | None) -
         if wait > 0:
             time.sleep(wait)
         yield item
+
+
+def _size_of(frame: Frame) -> tuple[int, int]:
+    """(width, height) of a frame's picture."""
+    return int(frame.image.shape[1]), int(frame.image.shape[0])
