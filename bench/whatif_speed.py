@@ -1,7 +1,7 @@
 """What-if on a busy day: a full replay (what `dwell replay` and the console did before)
 against the console's cached path (tracker and visits recorded once per day, behaviour and
-policy re-run per question), on the same day in one run; checks that both give the same
-what-if numbers.
+policy re-run per question) and the stored path (a new console loading the day recorded in
+state_dir/seen), on the same day in one run; checks that all give the same what-if numbers.
 
     .venv/bin/python bench/whatif_speed.py            # 12 h: the golden scene x 576
     .venv/bin/python bench/whatif_speed.py --hours 1
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +23,9 @@ from pathlib import Path
 from edge.config.settings import load_settings
 from edge.console.api import changed
 from edge.console.report import outcome
+from edge.offline.rolling import TRACE_DIR
 from edge.offline.seen import SeenDays
+from edge.offline.seen_store import SeenStore
 from edge.offline.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,27 +66,42 @@ def main() -> None:
     settings = load_settings(ROOT / "tests/data/golden.toml")
     reps = max(1, round(args.hours * 3600 / 75.1))
     with tempfile.TemporaryDirectory() as tmp:
-        day = busy_day(Path(tmp) / "day.jsonl.gz", reps)
+        state = Path(tmp)
+        (state / TRACE_DIR).mkdir()
+        day = busy_day(state / TRACE_DIR / "2026-05-02_080000.jsonl.gz", reps)
+        closed = time.time() - 3600  # a day the sensor closed an hour ago: the store keeps it
+        os.utime(day, (closed, closed))
         frames = sum(1 for _ in read_trace(day)[1])
         print(f"busy day: {reps * 75.1 / 3600:.1f} h, {frames} frames, "
               f"{day.stat().st_size / 1e6:.1f} MB gzipped")
         a = changed(settings, {"policy": {"linger_s": 60.0}})
         b = changed(settings, {"policy": {"space_window_s": 120.0, "visitor_cooldown_s": 30}})
         full, t_full = timed("full replay, linger_s 60 (before)", lambda: outcome([day], a))
-        days = SeenDays()
-        _, t_rec = timed("cached: first question records the day (current)",
+        days = SeenDays(store=SeenStore.of(state))
+        _, t_rec = timed("cached: first question records and stores the day",
                          lambda: outcome([day], settings, days))
+        stored = SeenStore.of(state).path_for(day)
         fast, t_fast = timed("cached: linger_s 60", lambda: outcome([day], a, days))
         fast_b, _ = timed("cached: space_window_s 120, cooldown 30",
                           lambda: outcome([day], b, days))
         full_b, _ = timed("full replay, space_window_s 120, cooldown 30",
                           lambda: outcome([day], b))
+        restarted = SeenDays(store=SeenStore.of(state))  # a new console, or after idle
+        stored_a, t_load = timed("stored: linger_s 60, first question of a new console",
+                                 lambda: outcome([day], a, restarted))
+        assert restarted.loaded == 1 and restarted.full == 0, "the stored day was not used"
         assert same(full, fast) and same(full_b, fast_b), "cached what-if differs from full"
+        assert same(full, stored_a), "stored what-if differs from full"
         print(f"same numbers as the full replay: yes; recorded day {days.nbytes / 1e6:.1f} "
               f"MB in memory")
         print(f"what-if answer: full {t_full:.1f} s -> cached {t_fast:.1f} s "
               f"({t_full / t_fast:.1f}x faster; {reps * 75.1 / t_fast:.0f}x real time); "
               f"recording pass {t_rec:.1f} s ({t_rec / t_full:.2f}x a full replay)")
+        print(f"stored day: {stored.stat().st_size / 1e6:.1f} MB on disk "
+              f"({stored.stat().st_size / 1e6 / (reps * 75.1 / 3600):.2f} MB per busy hour; "
+              f"the trace {day.stat().st_size / 1e6:.1f} MB); "
+              f"first question of a new console: full {t_full:.1f} s -> stored "
+              f"{t_load:.1f} s ({t_full / t_load:.1f}x faster)")
 
 
 if __name__ == "__main__":

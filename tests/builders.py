@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from edge.config.sections import Zone
+from edge.config.settings import Settings
 from edge.offline.scenes import (  # noqa: F401  (re-exported for the tests)
     SIZE,
     Person,
@@ -108,3 +112,44 @@ def run_scenario(people: Iterable[Person], duration: float, settings: Any = None
 
 def of_type(events: Iterable[Any], kind: str) -> list[Any]:
     return [e for e in events if e.type == kind]
+
+
+def busy_people(seed: int) -> list[Person]:
+    """A seeded busy floor: people standing, browsing, looking around, at the help point,
+    walking through, staff behind the counter, arriving in pairs."""
+    rng = np.random.default_rng(seed)
+    people = [Person([(0.5, 60.0, 460.0), (200.0, 60.0, 460.0)], height=120.0),  # staff
+              # in through the door on the left, a while at a shelf, and out the same way
+              Person([(5.0, 20.0, 440.0), (9.0, 250.0, 400.0), (60.0, 250.0, 400.0),
+                      (64.0, 20.0, 440.0), (65.0, 20.0, 440.0)], height=120.0),
+              Person([(90.0, 20.0, 430.0), (94.0, 300.0, 380.0), (130.0, 320.0, 380.0),
+                      (134.0, 20.0, 430.0), (135.0, 20.0, 430.0)], height=110.0)]
+    for _ in range(14):
+        t0 = float(rng.uniform(0, 150))
+        t1 = t0 + float(rng.uniform(15, 60))
+        x, y = float(rng.uniform(120, 560)), float(rng.uniform(250, 470))
+        h = {"height": float(rng.uniform(90, 140))}
+        kind = int(rng.integers(0, 5))
+        if kind == 0:
+            people.append(standing(t0, t1, x, y, **h))
+        elif kind == 1:
+            stops = [(float(rng.uniform(120, 560)), float(rng.uniform(250, 470)))
+                     for _ in range(3)]
+            people.append(browsing(t0, t1, stops, stop_s=float(rng.uniform(3, 12)), **h))
+        elif kind == 2:
+            people.append(standing(t0, t1, x, y, yaw=looking_around(t0 + 3, t1), **h))
+        elif kind == 3:
+            people.append(Person([(t0, 600.0, 250.0), (t0 + 4, 580.0, 440.0),
+                                  (t1, 580.0, 440.0)], **h))  # walks to the help point
+        else:
+            people.append(walk_through(t0, y=y, **h))
+            people.append(standing(t0 + 0.5, t1, x + 40, y, **h))  # and a pair
+            people.append(standing(t0 + 1.0, t1, x + 80, y, **h))
+    return people
+
+
+def with_door(settings: Settings) -> Settings:
+    """The golden zones and an entrance on the left, where the busy scenes' people walk in."""
+    door = Zone(name="door", kind="entrance",
+                polygon=[(0.0, 0.4), (0.12, 0.4), (0.12, 1.0), (0.0, 1.0)])
+    return settings.model_copy(update={"zones": [*settings.zones, door]})

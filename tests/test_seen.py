@@ -8,26 +8,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from edge.config.sections import Zone
 from edge.config.settings import Settings, load_settings
 from edge.console.api import changed
 from edge.console.report import outcome
 from edge.offline.mot import read_mot_detections
 from edge.offline.replay import replay
 from edge.offline.scenes import (
-    Person,
-    browsing,
-    looking_around,
     make_trace,
-    standing,
-    walk_through,
     write_trace,
 )
 from edge.offline.seen import SeenDay, SeenDays, seen_key
-from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE
+from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE, busy_people, with_door
 from tests.conftest import shared_file
 
 START = datetime(2026, 5, 2, 9, 0, 0)
@@ -43,40 +36,6 @@ POLICY_CHANGES: list[dict[str, Any]] = [
     {"opening_hours": ["09:00-09:01"]}, {"opening_hours": ["09:02-18:00"]},
     {"linger_s": 5.0, "space_window_s": 5.0, "max_pings_per_minute": 2},
 ]
-
-
-def busy_people(seed: int) -> list[Person]:
-    """A seeded busy floor: people standing, browsing, looking around, at the help point,
-    walking through, staff behind the counter, arriving in pairs."""
-    rng = np.random.default_rng(seed)
-    people = [Person([(0.5, 60.0, 460.0), (200.0, 60.0, 460.0)], height=120.0),  # staff
-              # in through the door on the left, a while at a shelf, and out the same way
-              Person([(5.0, 20.0, 440.0), (9.0, 250.0, 400.0), (60.0, 250.0, 400.0),
-                      (64.0, 20.0, 440.0), (65.0, 20.0, 440.0)], height=120.0),
-              Person([(90.0, 20.0, 430.0), (94.0, 300.0, 380.0), (130.0, 320.0, 380.0),
-                      (134.0, 20.0, 430.0), (135.0, 20.0, 430.0)], height=110.0)]
-    for _ in range(14):
-        t0 = float(rng.uniform(0, 150))
-        t1 = t0 + float(rng.uniform(15, 60))
-        x, y = float(rng.uniform(120, 560)), float(rng.uniform(250, 470))
-        h = {"height": float(rng.uniform(90, 140))}
-        kind = int(rng.integers(0, 5))
-        if kind == 0:
-            people.append(standing(t0, t1, x, y, **h))
-        elif kind == 1:
-            stops = [(float(rng.uniform(120, 560)), float(rng.uniform(250, 470)))
-                     for _ in range(3)]
-            people.append(browsing(t0, t1, stops, stop_s=float(rng.uniform(3, 12)), **h))
-        elif kind == 2:
-            people.append(standing(t0, t1, x, y, yaw=looking_around(t0 + 3, t1), **h))
-        elif kind == 3:
-            people.append(Person([(t0, 600.0, 250.0), (t0 + 4, 580.0, 440.0),
-                                  (t1, 580.0, 440.0)], **h))  # walks to the help point
-        else:
-            people.append(walk_through(t0, y=y, **h))
-            people.append(standing(t0 + 0.5, t1, x + 40, y, **h))  # and a pair
-            people.append(standing(t0 + 1.0, t1, x + 80, y, **h))
-    return people
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +60,6 @@ def events_of(path: Path, settings: Settings, days: SeenDays | None = None) -> l
     else:
         days.replay(path, settings, seen.append)
     return [e.to_json() for e in seen]
-
-
-def with_door(settings: Settings) -> Settings:
-    """The golden zones and an entrance on the left, where the busy scenes' people walk in."""
-    door = Zone(name="door", kind="entrance",
-                polygon=[(0.0, 0.4), (0.12, 0.4), (0.12, 1.0), (0.0, 1.0)])
-    return settings.model_copy(update={"zones": [*settings.zones, door]})
 
 
 @pytest.mark.parametrize("name", ["golden", "busy1", "busy2"])

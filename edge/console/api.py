@@ -28,6 +28,7 @@ from edge.console.ledger import Ledger, merged
 from edge.console.report import outcome, report, report_csv
 from edge.console.shelf import Shelf
 from edge.offline.seen import SeenDays
+from edge.offline.seen_store import SeenStore
 from edge.vocabulary.errors import InputError
 
 log = logging.getLogger("dwell.console")
@@ -115,8 +116,10 @@ class Console:
         self._snapshot = snapshot
         self._saving = threading.Lock()  # one save at a time: read, merge, check, replace
         # replays run on one background worker; a request waits this long, then gets 202
-        self.days = SeenDays(keep=3)  # files tracked once: a [policy] what-if re-runs behaviour
-        self.jobs = Jobs(errors={InputError: 422}, on_idle=self.days.clear)
+        # files tracked once (and settled days kept on disk): a [policy] what-if re-runs
+        # behaviour and policy only
+        self.days = SeenDays(keep=3, store=SeenStore.of(shelf.state_dir))
+        self.jobs = Jobs(errors={InputError: 422}, on_idle=self.idle_work)
         self.wait_s = WAIT_S
         self._render: dict[str, Callable[[Any], Any]] = {
             "report": lambda data: merged(data, self.ledger),  # live acks added fresh
@@ -140,6 +143,20 @@ class Console:
             ("GET", "/api/jobs"): (self.get_job, True),
             ("GET", "/api/snapshot"): (self.get_snapshot, True),
         }
+
+    def idle_work(self) -> None:
+        """On the jobs worker when nobody asked for a while: gives back the recorded days'
+        memory, deletes recordings whose trace is gone, and records the settled days not yet
+        recorded with the current settings, so the owner's first question about a day is
+        answered from disk (it gives way to any question that comes meanwhile)."""
+        self.days.clear()
+        traces = self.shelf.traces()
+        store = self.days.store
+        assert store is not None
+        for gone in store.prune(traces):
+            log.info("console: deleted %s (its trace is gone)", gone.name)
+        for path in self.days.prerecord(traces, self.settings, stop=self.jobs.waiting):
+            log.info("console: recorded %s ahead of the owner's questions", path.name)
 
     # -- configuration ----------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ after it finished, returns the same job (its result is kept; the ``keep`` most r
 The worker runs one job at a time, oldest first, at a lower CPU priority (``nice`` +10 on
 Linux) so that the sensor's own threads win when both want the CPU. A request waits for its
 job up to ``wait_s`` and otherwise is answered 202 with the job's id, which the page polls at
-``GET /api/jobs?id=ID``. After ``idle_s`` without a job, ``on_idle`` runs (the console drops
-its recorded days then, so a console nobody uses holds no replay memory).
+``GET /api/jobs?id=ID``. ``first_idle_s`` after ``start`` and then after every ``idle_s``
+without a job, ``on_idle`` runs on the worker (the console drops its recorded days from
+memory then, so a console nobody uses holds no replay memory, and records settled days to
+disk ahead of the owner's questions, giving way as soon as a job is waiting).
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ class Jobs:
 
     def __init__(self, keep: int = 16,
                  errors: dict[type[BaseException], int] | None = None,
-                 idle_s: float = 600.0, on_idle: Callable[[], None] = lambda: None) -> None:
+                 idle_s: float = 600.0, on_idle: Callable[[], None] = lambda: None,
+                 first_idle_s: float = 60.0) -> None:
         self.keep = keep
         self.errors = errors or {}
-        self.idle_s, self.on_idle = idle_s, on_idle
+        self.idle_s, self.first_idle_s, self.on_idle = idle_s, first_idle_s, on_idle
         self._by_key: OrderedDict[str, Job] = OrderedDict()
         self._by_id: dict[str, Job] = {}
         self._todo: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -81,12 +84,23 @@ class Jobs:
             self._by_key[key] = job
             self._by_id[job.id] = job
             self._trim()
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._run, name="console-jobs",
-                                                daemon=True)
-                self._worker.start()
+            self._start()
         self._todo.put(job)
         return job
+
+    def start(self) -> None:
+        """Starts the worker now (else at the first job), so that ``on_idle`` runs."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="console-jobs", daemon=True)
+            self._worker.start()
+
+    def waiting(self) -> bool:
+        """A job is queued (what ``on_idle`` work asks to know when to give way)."""
+        return not self._todo.empty()
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -104,15 +118,25 @@ class Jobs:
         # not Linux, or not allowed: run at normal priority
         with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        timeout = self.first_idle_s
         while True:
             try:
-                job = self._todo.get(timeout=self.idle_s)
+                job = self._todo.get(timeout=timeout)
             except queue.Empty:
-                self.on_idle()  # nobody asked for a while: give back what replays keep
-                job = self._todo.get()
+                self._idle()
+                timeout = self.idle_s
+                continue
             if job is None:
                 return
             self._do(job)
+            timeout = self.idle_s
+
+    def _idle(self) -> None:
+        """Nobody asked for a while: ``on_idle`` (its failure is logged, the worker lives)."""
+        try:
+            self.on_idle()
+        except Exception:
+            log.exception("console: idle work failed")
 
     def _do(self, job: Job) -> None:
         job.state = "running"

@@ -76,6 +76,7 @@ class ConsoleServer:
 
     def start(self) -> ConsoleServer:
         self._thread.start()
+        self.console.jobs.start()  # its idle work records settled days ahead of questions
         log.info("console on %s", self.url)
         return self
 

@@ -31,6 +31,7 @@ def day_of(path: Path) -> str:
 
 class Shelf:
     def __init__(self, state_dir: Path, given: Path | None = None) -> None:
+        self.state_dir = state_dir
         self.dir = state_dir / TRACE_DIR
         self.given = given
         self._cache: dict[tuple[Any, ...], Any] = {}

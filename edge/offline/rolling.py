@@ -5,9 +5,9 @@ day with other thresholds (the console's what-if and report).
 One gzip-compressed dwell trace per run and day, ``YYYY-MM-DD_HHMMSS.jsonl.gz`` (local time
 of its first frame, which its header's ``start`` also carries, so opening hours apply in a
 replay). At local midnight the file is closed and the next day's begins; files of days older
-than ``keep_days`` are deleted whenever a file is opened. The stream is flushed every
-``FLUSH_S`` seconds: a power cut loses at most that much, and a cut-short file still replays
-up to its last complete frame.
+than ``keep_days`` are deleted whenever a file is opened, with the console's recordings of
+them in ``state_dir/seen``. The stream is flushed every ``FLUSH_S`` seconds: a power cut loses
+at most that much, and a cut-short file still replays up to its last complete frame.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from edge.offline.seen_store import SeenStore
 from edge.offline.trace import TraceHeader, frame_line, header_line
 from edge.vocabulary.types import Detections
 
@@ -30,7 +31,8 @@ SUFFIX = ".jsonl.gz"
 
 
 def prune(folder: Path, keep_days: int, today: date) -> list[Path]:
-    """Deletes trace files of days before the last ``keep_days`` (today counts as one)."""
+    """Deletes trace files of days before the last ``keep_days`` (today counts as one), and
+    the console's recordings of them (edge/offline/seen_store.py)."""
     oldest = today - timedelta(days=keep_days - 1)
     gone = []
     for path in folder.glob(f"*{SUFFIX}"):
@@ -40,6 +42,7 @@ def prune(folder: Path, keep_days: int, today: date) -> list[Path]:
             continue  # not one of ours
         if day < oldest:
             path.unlink(missing_ok=True)
+            SeenStore.of(folder.parent).path_for(path).unlink(missing_ok=True)  # its recording
             gone.append(path)
     return gone
 

@@ -9,7 +9,9 @@ field for the whole day, ~33 bytes per visitor per frame); ``SeenDay.replay`` fe
 frames to a fresh pipeline built with other settings. Both give the events `dwell replay`
 gives for the same settings (tests/test_seen.py compares them on real and synthetic traces);
 a recording is only reused for settings with the same ``seen_key``, anything else is a full
-replay. Nothing here is written to disk: the arrays hold boxes and ids, as the trace does.
+replay. ``SeenStore`` (edge/offline/seen_store.py) keeps recordings of settled traces in
+``state_dir/seen`` so that a day is tracked once, not once per console start; the arrays hold
+boxes and ids, as the trace does.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,8 +38,12 @@ from edge.vocabulary.events import Event
 from edge.vocabulary.tally import Tally
 from edge.vocabulary.types import Tracks
 
+if TYPE_CHECKING:
+    from edge.offline.seen_store import SeenStore
+
 EventSink = Callable[[Event], None]
 _CHUNK = 4096  # frames gathered before their arrays are joined (bounds the per-frame garbage)
+_ASK_STOP = 1024  # frames between asking ``stop`` (~0.6 s of replaying a busy floor here)
 
 
 def seen_key(settings: Settings) -> str:
@@ -74,9 +81,10 @@ class _Columns:
 class SeenDay:
     """One trace after tracker and visits; see the module docstring."""
 
-    def __init__(self, path: Path, header: TraceHeader, key: str) -> None:
+    def __init__(self, path: Path, header: TraceHeader, key: str,
+                 seed: str | None = None) -> None:
         self.path, self.header, self.key = path, header, key
-        self.seed = input_seed(path)
+        self.seed = input_seed(path) if seed is None else seed
         self.times = np.zeros(0, np.float64)
         self.offsets = np.zeros(1, np.int64)
         self.ids = np.zeros(0, np.int64)
@@ -105,10 +113,11 @@ class SeenDay:
                         start_wall=self.header.start)
 
     @classmethod
-    def record(cls, path: Path, settings: Settings,
-               on_event: EventSink) -> tuple[SeenDay, Tally]:
+    def record(cls, path: Path, settings: Settings, on_event: EventSink,
+               stop: Callable[[], bool] = lambda: False) -> tuple[SeenDay, Tally]:
         """Replays ``path`` with ``settings`` (every event to ``on_event``, as `dwell replay`
-        decides them) and keeps what tracker and visits saw; (the day, the pipeline's Tally)."""
+        decides them) and keeps what tracker and visits saw; (the day, the pipeline's Tally).
+        ``stop`` is asked every ``_ASK_STOP`` frames; True gives up (``Stopped``)."""
         header, frames = read_trace(path)
         day = cls(path, header, seen_key(settings))
         pipeline = day._pipeline(settings)
@@ -139,6 +148,8 @@ class SeenDay:
             if seen.crossings:
                 day.crossings[k] = seen.crossings
             day.last_t = max(day.last_t, t)
+            if k % _ASK_STOP == _ASK_STOP - 1 and stop():
+                raise Stopped(f"recording {path.name} given up at frame {k + 1}")
         _emit(pipeline.finish(day.last_t), on_event)
         day._store(cols, times, sizes, zones.has_help_point, zones.has_staff)
         return day, pipeline.counts
@@ -180,6 +191,10 @@ class SeenDay:
         return pipeline.counts
 
 
+class Stopped(Exception):
+    """A recording given up because ``stop`` said so (another job is waiting)."""
+
+
 def _never_asked(vid: int) -> float:
     raise KeyError(f"visitor {vid}: first sighting not recorded (behaviour diverged from the "
                    "recording)")
@@ -192,13 +207,17 @@ def _emit(events: list[Event], sink: EventSink) -> None:
 
 class SeenDays:
     """The most recent ``keep`` recordings, by trace content and ``seen_key``; ``replay`` runs
-    a trace with ``settings`` the fast way when it can, else in full (recording it)."""
+    a trace with ``settings`` the fast way when it can, else in full (recording it). With a
+    ``store``, a recording not in memory is looked for on disk, and a full recording of a
+    settled rolling trace is stored there."""
 
-    def __init__(self, keep: int = 2) -> None:
-        self.keep = keep
+    def __init__(self, keep: int = 2, store: SeenStore | None = None) -> None:
+        self.keep, self.store = keep, store
         self._days: OrderedDict[tuple[str, float, int, str], SeenDay] = OrderedDict()
         self._lock = threading.Lock()
-        self.fast = self.full = 0  # how each replay ran (the bench and tests read them)
+        # how each replay ran (the bench and tests read them): from memory, from the store,
+        # in full
+        self.fast = self.loaded = self.full = 0
 
     def clear(self) -> None:
         with self._lock:
@@ -210,19 +229,55 @@ class SeenDays:
             return sum(d.nbytes for d in self._days.values())
 
     def replay(self, path: Path, settings: Settings, on_event: EventSink) -> Tally:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime, stat.st_size, seen_key(settings))
+        key = self._key(path, settings)
         with self._lock:
             day = self._days.get(key)
             if day is not None:
                 self._days.move_to_end(key)
+        if day is None and self.store is not None:
+            day = self.store.load(path, key[3])
+            if day is not None:
+                self.loaded += 1
+                self._keep(key, day)
+                return day.replay(settings, on_event)
         if day is not None:
             self.fast += 1
             return day.replay(settings, on_event)
         self.full += 1
         day, counts = SeenDay.record(path, settings, on_event)
+        self._keep(key, day)
+        if self.store is not None:
+            self.store.save(day)
+        return counts
+
+    def prerecord(self, paths: Iterable[Path], settings: Settings,
+                  stop: Callable[[], bool] = lambda: False) -> list[Path]:
+        """Records and stores every path the store keeps and has no recording of for
+        ``settings`` (oldest first; none kept in memory); gives up when ``stop()`` says so.
+        The traces recorded."""
+        if self.store is None:
+            return []
+        key, done = seen_key(settings), []
+        for path in sorted(paths, key=lambda p: p.name):
+            if stop():
+                break
+            if not self.store.covers(path) or self.store.has(path, key):
+                continue
+            try:
+                day, _ = SeenDay.record(path, settings, lambda e: None, stop)
+            except Stopped:
+                break
+            if self.store.save(day) is not None:
+                done.append(path)
+        return done
+
+    @staticmethod
+    def _key(path: Path, settings: Settings) -> tuple[str, float, int, str]:
+        stat = path.stat()
+        return (str(path), stat.st_mtime, stat.st_size, seen_key(settings))
+
+    def _keep(self, key: tuple[str, float, int, str], day: SeenDay) -> None:
         with self._lock:
             self._days[key] = day
             while len(self._days) > self.keep:
                 self._days.popitem(last=False)
-        return counts

@@ -100,7 +100,8 @@ class TraceWriter:
         self.close()
 
 
-def _header(line: str, path: Path) -> TraceHeader:
+def parse_header(line: str, path: Path) -> TraceHeader:
+    """The header line ``line`` of ``path``; InputError naming what is wrong."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -198,7 +199,7 @@ def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Det
         stream.close()
         raise InputError("empty file, expected a dwell-trace header", path, 1)
     try:
-        header = _header(first, path)
+        header = parse_header(first, path)
     except InputError:
         stream.close()
         raise
