@@ -5,6 +5,7 @@ state_dir/seen), on the same day in one run; checks that all give the same what-
 
     .venv/bin/python bench/whatif_speed.py            # 12 h: the golden scene x 576
     .venv/bin/python bench/whatif_speed.py --hours 1
+    .venv/bin/python bench/whatif_speed.py --growing   # today's file, asked again an hour on
 
 The day is tests/data/golden_trace.jsonl (75 s, ~6 people in view) repeated, gzipped like the
 rolling trace. On a shared machine absolute numbers are noisy: compare the ratios of one run.
@@ -18,9 +19,10 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from edge.config.settings import load_settings
+from edge.config.settings import Settings, load_settings
 from edge.console.api import changed
 from edge.console.report import outcome
 from edge.offline.rolling import TRACE_DIR
@@ -32,18 +34,49 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests/data/golden_trace.jsonl"
 
 
-def busy_day(out: Path, reps: int) -> Path:
+def busy_lines(reps: int, first: int = 0) -> Iterator[str]:
+    """The busy day's lines: the header (when ``first`` is 0), then repetitions
+    ``first``..``reps - 1`` of the golden scene."""
     lines = GOLDEN.read_text().splitlines()
-    head = json.loads(lines[0])
-    head["start"] = "2026-05-02T08:00:00"
+    if first == 0:
+        head = json.loads(lines[0])
+        head["start"] = "2026-05-02T08:00:00"
+        yield json.dumps(head) + "\n"
     frames = [json.loads(line) for line in lines[1:]]
+    for r in range(first, reps):
+        for frame in frames:
+            yield json.dumps({**frame, "t": round(frame["t"] + r * 75.1, 4)},
+                             separators=(",", ":")) + "\n"
+
+
+def busy_day(out: Path, reps: int) -> Path:
     with gzip.open(out, "wt", encoding="utf-8") as fh:
-        fh.write(json.dumps(head) + "\n")
-        for r in range(reps):
-            for frame in frames:
-                fh.write(json.dumps({**frame, "t": round(frame["t"] + r * 75.1, 4)},
-                                    separators=(",", ":")) + "\n")
+        fh.writelines(busy_lines(reps))
     return out
+
+
+def growing(settings: Settings, reps: int, tmp: Path) -> None:
+    """Today's file, still written by the sensor: a question once ``reps - 48`` scenes (an
+    hour less) are in it, another when the last hour has come in, against a full replay."""
+    today = tmp / "2026-05-03_080000.jsonl.gz"
+    earlier = max(1, reps - 48)
+    a = changed(settings, {"policy": {"linger_s": 60.0}})
+    with gzip.open(today, "wt", encoding="utf-8") as fh:
+        fh.writelines(busy_lines(earlier))
+        fh.flush()
+        days = SeenDays()
+        timed(f"today, {earlier * 75.1 / 3600:.1f} h in: first question records it",
+              lambda: outcome([today], a, days))
+        fh.writelines(busy_lines(reps, earlier))
+        fh.flush()
+        later, t_ext = timed(f"today, {reps * 75.1 / 3600:.1f} h in: tracks the last "
+                             f"{(reps - earlier) * 75.1 / 60:.0f} min on",
+                             lambda: outcome([today], a, days))
+        full, t_full = timed("today, the same question as a full replay",
+                             lambda: outcome([today], a))
+    assert days.extended == 1 and same(later, full), "extended what-if differs from full"
+    print(f"today's file: same numbers as the full replay: yes; a question after it grew: "
+          f"full {t_full:.1f} s -> {t_ext:.1f} s ({t_full / t_ext:.1f}x faster)")
 
 
 def timed(label: str, make: object) -> tuple[dict, float]:
@@ -62,9 +95,15 @@ def same(a: dict, b: dict) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hours", type=float, default=12.0)
+    parser.add_argument("--growing", action="store_true",
+                        help="only today's growing file: a question, an hour more, another")
     args = parser.parse_args()
     settings = load_settings(ROOT / "tests/data/golden.toml")
     reps = max(1, round(args.hours * 3600 / 75.1))
+    if args.growing:
+        with tempfile.TemporaryDirectory() as tmp:
+            growing(settings, reps, Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         (state / TRACE_DIR).mkdir()

@@ -4,6 +4,7 @@ trace, real people's boxes (TUD-Stadtmitte) and seeded synthetic busy scenes."""
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from edge.offline.scenes import (
     write_trace,
 )
 from edge.offline.seen import SeenDay, SeenDays, seen_key
+from edge.offline.trace import read_trace
 from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE, busy_people, with_door
 from tests.conftest import shared_file
 
@@ -139,3 +141,37 @@ def test_policy_keys_are_not_part_of_the_recording_key() -> None:
     base = load_settings(GOLDEN_CONFIG)
     for change in POLICY_CHANGES:
         assert seen_key(changed(base, {"policy": change})) == seen_key(base)
+
+
+def test_todays_growing_file_is_tracked_on_from_where_it_was_recorded(
+        tmp_path: Path, traces: dict[str, Path]) -> None:
+    """The rolling trace of today is a gzip stream the sensor flushes every minute: a question
+    asked at noon records the morning; one asked later tracks only what came since, and
+    decides exactly what a full replay of the file as it is then decides."""
+    base = with_door(load_settings(GOLDEN_CONFIG))
+    lines = traces["busy1"].read_text().splitlines(keepends=True)
+    today = tmp_path / "2026-05-02_090000.jsonl.gz"
+    out = gzip.open(today, "wt", encoding="utf-8")  # noqa: SIM115 (the sensor keeps it open)
+    days = SeenDays()
+    try:
+        for upto in (700, 1400):
+            out.write("".join(lines[:upto] if upto == 700 else lines[700:upto]))
+            out.write(lines[upto][:20])  # half a line: the sensor is writing it
+            out.flush()
+            for change in ({}, {"linger_s": 3.0}):
+                other = changed(base, {"policy": change})
+                assert events_of(today, other, days) == events_of(today, other), (upto, change)
+            lines[upto] = lines[upto][20:]
+        assert (days.full, days.extended, days.fast) == (1, 1, 2)
+        (day,) = days._days.values()
+        assert len(day.times) == sum(1 for _ in read_trace(today)[1])  # each frame once
+    finally:
+        out.write("".join(lines[1400:]))
+        out.close()
+    grown = changed(base, {"policy": {"visitor_cooldown_s": 0.0}})
+    assert events_of(today, grown, days) == events_of(today, grown)  # closed at midnight
+    assert days.extended == 2 and days.full == 1
+    other_day = traces["busy2"].read_text()
+    today.write_bytes(gzip.compress(other_day.encode()))  # not the same file grown
+    assert events_of(today, base, days) == events_of(today, base)
+    assert days.full == 2

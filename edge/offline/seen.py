@@ -16,6 +16,7 @@ boxes and ids, as the trace does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -36,7 +37,7 @@ from edge.offline.trace import TraceHeader, read_trace
 from edge.vocabulary.boxes import feet_of
 from edge.vocabulary.events import Event
 from edge.vocabulary.tally import Tally
-from edge.vocabulary.types import Tracks
+from edge.vocabulary.types import Detections, Tracks
 
 if TYPE_CHECKING:
     from edge.offline.seen_store import SeenStore
@@ -101,6 +102,11 @@ class SeenDay:
         self.crossings: dict[int, tuple[Crossing, ...]] = {}
         self.first_seen: dict[int, dict[int, float]] = {}  # frame -> {visitor: first seen}
         self.last_t = 0.0
+        # what `extend` continues from: the pipeline that tracked the frames so far (None for
+        # a recording loaded from disk), the file's size and first bytes then, the last frame
+        self._seer: Pipeline | None = None
+        self._size, self._after_t = 0, 0.0
+        self._first_size, self._grown_from = 0, ""
 
     @property
     def nbytes(self) -> int:
@@ -115,17 +121,43 @@ class SeenDay:
     @classmethod
     def record(cls, path: Path, settings: Settings, on_event: EventSink,
                stop: Callable[[], bool] = lambda: False) -> tuple[SeenDay, Tally]:
-        """Replays ``path`` with ``settings`` (every event to ``on_event``, as `dwell replay`
-        decides them) and keeps what tracker and visits saw; (the day, the pipeline's Tally).
-        ``stop`` is asked every ``_ASK_STOP`` frames; True gives up (``Stopped``)."""
+        """Tracks ``path`` with ``settings``, keeping what tracker and visits saw, then replays
+        the recording (every event to ``on_event``, as `dwell replay` decides them); (the
+        day, the pipeline's Tally). ``stop`` is asked every ``_ASK_STOP`` frames; True gives
+        up (``Stopped``)."""
         header, frames = read_trace(path)
         day = cls(path, header, seen_key(settings))
-        pipeline = day._pipeline(settings)
+        day._seer = day._pipeline(settings)
+        day._first_size = path.stat().st_size
+        day._grown_from = _prefix_of(path, day._first_size)
+        day.zone_names = [None, *(z.name for z in day._seer.zones.zones)]
+        day._see(frames, stop)
+        return day, day.replay(settings, on_event)
+
+    def extend(self, stop: Callable[[], bool] = lambda: False) -> bool:
+        """Tracks the frames a growing trace (today's) gained since it was recorded, on from
+        the tracker and visits as they were; False when the file is not this one grown (its
+        first 64 KiB differ, or it shrank) or the recording came from disk."""
+        if self._seer is None or self.path.stat().st_size < self._size:
+            return False
+        if _prefix_of(self.path, self._first_size) != self._grown_from:
+            return False
+        _, frames = read_trace(self.path, skip=len(self.times), after_t=self._after_t)
+        self._see(frames, stop)
+        self.seed = input_seed(self.path)  # ping ids follow the file's size, as in a replay
+        return True
+
+    def _see(self, frames: Iterable[tuple[float, Detections]], stop: Callable[[], bool]) -> None:
+        """Tracker, visits and behaviour (whose staff flags visits reads) on ``frames``,
+        appended to the recording; behaviour's events are not kept (``replay`` decides)."""
+        assert self._seer is not None
+        pipeline, base = self._seer, len(self.times)
+        self._size = self.path.stat().st_size
         zones = pipeline.zones
-        day.zone_names = [None, *(z.name for z in zones.zones)]
-        code = {name: i for i, name in enumerate(day.zone_names)}
+        code = {name: i for i, name in enumerate(self.zone_names)}
         cols, times, sizes = _Columns(), [], []
-        for k, (t, detections) in enumerate(frames):
+        for j, (t, detections) in enumerate(frames):
+            k = base + j
             seen = pipeline.see(t, detections)
             v = seen.visitors
             places = zones.places(feet_of(v.xyxy[v.matched]))
@@ -136,7 +168,7 @@ class SeenDay:
                 asked[vid] = real(vid)
                 return asked[vid]
 
-            _emit(pipeline.behave(Seen(t, v, seen.crossings, first_seen, places)), on_event)
+            pipeline.behave(Seen(t, v, seen.crossings, first_seen, places))
             cols.add(ids=v.ids, xyxy=v.xyxy, yaw=v.yaw, matched=v.matched,
                      zone=np.array([code[n] for n in places.names], np.int16),
                      help=np.array(places.help or (), bool),
@@ -144,28 +176,28 @@ class SeenDay:
             times.append(t)
             sizes.append((len(v), len(places.names)))
             if asked:
-                day.first_seen[k] = asked
+                self.first_seen[k] = asked
             if seen.crossings:
-                day.crossings[k] = seen.crossings
-            day.last_t = max(day.last_t, t)
-            if k % _ASK_STOP == _ASK_STOP - 1 and stop():
-                raise Stopped(f"recording {path.name} given up at frame {k + 1}")
-        _emit(pipeline.finish(day.last_t), on_event)
-        day._store(cols, times, sizes, zones.has_help_point, zones.has_staff)
-        return day, pipeline.counts
+                self.crossings[k] = seen.crossings
+            self.last_t = max(self.last_t, t)
+            self._after_t = t
+            if j % _ASK_STOP == _ASK_STOP - 1 and stop():
+                raise Stopped(f"recording {self.path.name} given up at frame {k + 1}")
+        self._append(cols, times, sizes, zones.has_help_point, zones.has_staff)
 
-    def _store(self, cols: _Columns, times: list[float], sizes: list[tuple[int, int]],
-               has_help: bool, has_staff: bool) -> None:
-        self.times = np.array(times, np.float64)
+    def _append(self, cols: _Columns, times: list[float], sizes: list[tuple[int, int]],
+                has_help: bool, has_staff: bool) -> None:
         counts = np.array(sizes, np.int64).reshape(-1, 2)
-        self.offsets = np.concatenate([[0], np.cumsum(counts[:, 0])])
-        self.matched_offsets = np.concatenate([[0], np.cumsum(counts[:, 1])])
-        for name, empty in (("ids", self.ids), ("xyxy", self.xyxy),
-                            ("yaw", self.yaw), ("matched", self.matched),
-                            ("zone", self.zone), ("help", self.help), ("staff", self.staff)):
-            setattr(self, name, cols.done(name, empty))
+        self.times = np.concatenate([self.times, np.array(times, np.float64)])
+        self.offsets = np.concatenate([self.offsets, self.offsets[-1] + np.cumsum(counts[:, 0])])
+        self.matched_offsets = np.concatenate(
+            [self.matched_offsets, self.matched_offsets[-1] + np.cumsum(counts[:, 1])])
+        for name in ("ids", "xyxy", "yaw", "matched", "zone", "help", "staff"):
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, cols.done(name, old[:0])]))
         self.has_help, self.has_staff = has_help, has_staff
-        self.score = np.zeros(int(counts[:, 0].max()) if len(counts) else 0, np.float32)
+        widest = int(np.diff(self.offsets).max()) if len(self.times) else 0
+        self.score = np.zeros(widest, np.float32)
 
     def replay(self, settings: Settings, on_event: EventSink) -> Tally:
         """The day with ``settings`` (same ``seen_key`` as recorded): behaviour and policy
@@ -195,6 +227,13 @@ class Stopped(Exception):
     """A recording given up because ``stop`` said so (another job is waiting)."""
 
 
+def _prefix_of(path: Path, size: int) -> str:
+    """A digest of the file's first ``size`` bytes, at most 64 KiB (a file that only grows,
+    as a gzip stream being written does, keeps them)."""
+    with path.open("rb") as fh:
+        return hashlib.sha256(fh.read(min(size, 1 << 16))).hexdigest()
+
+
 def _never_asked(vid: int) -> float:
     raise KeyError(f"visitor {vid}: first sighting not recorded (behaviour diverged from the "
                    "recording)")
@@ -207,17 +246,18 @@ def _emit(events: list[Event], sink: EventSink) -> None:
 
 class SeenDays:
     """The most recent ``keep`` recordings, by trace content and ``seen_key``; ``replay`` runs
-    a trace with ``settings`` the fast way when it can, else in full (recording it). With a
-    ``store``, a recording not in memory is looked for on disk, and a full recording of a
-    settled rolling trace is stored there."""
+    a trace with ``settings`` the fast way when it can, else in full (recording it). A file
+    that grew since it was recorded (today's, being written) is tracked on from where the
+    recording stopped, not from its start. With a ``store``, a recording not in memory is
+    looked for on disk, and a full recording of a settled rolling trace is stored there."""
 
     def __init__(self, keep: int = 2, store: SeenStore | None = None) -> None:
         self.keep, self.store = keep, store
         self._days: OrderedDict[tuple[str, float, int, str], SeenDay] = OrderedDict()
         self._lock = threading.Lock()
         # how each replay ran (the bench and tests read them): from memory, from the store,
-        # in full
-        self.fast = self.loaded = self.full = 0
+        # from memory after tracking what a growing file gained, in full
+        self.fast = self.loaded = self.extended = self.full = 0
 
     def clear(self) -> None:
         with self._lock:
@@ -243,6 +283,10 @@ class SeenDays:
         if day is not None:
             self.fast += 1
             return day.replay(settings, on_event)
+        grown = self._grown(key)
+        if grown is not None:
+            self.extended += 1
+            return grown.replay(settings, on_event)
         self.full += 1
         day, counts = SeenDay.record(path, settings, on_event)
         self._keep(key, day)
@@ -271,10 +315,22 @@ class SeenDays:
                 done.append(path)
         return done
 
+    def _grown(self, key: tuple[str, float, int, str]) -> SeenDay | None:
+        """The recording of the same file and ``seen_key`` at an earlier size, extended by
+        what the file gained (and kept under the new key); None if there is none."""
+        with self._lock:
+            old = next((k for k in self._days if (k[0], k[3]) == (key[0], key[3])), None)
+            day = self._days.pop(old) if old is not None else None
+        if day is None or not day.extend():
+            return None
+        self._keep(self._key(day.path, key[3]), day)
+        return day
+
     @staticmethod
-    def _key(path: Path, settings: Settings) -> tuple[str, float, int, str]:
+    def _key(path: Path, settings: Settings | str) -> tuple[str, float, int, str]:
         stat = path.stat()
-        return (str(path), stat.st_mtime, stat.st_size, seen_key(settings))
+        return (str(path), stat.st_mtime, stat.st_size,
+                settings if isinstance(settings, str) else seen_key(settings))
 
     def _keep(self, key: tuple[str, float, int, str], day: SeenDay) -> None:
         with self._lock:

@@ -183,8 +183,11 @@ def open_text(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8")
 
 
-def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Detections]]]:
-    """The header (checked now) and the frames (parsed lazily; InputError names the line)."""
+def read_trace(path: str | Path, skip: int = 0,
+               after_t: float = 0.0) -> tuple[TraceHeader, Iterator[tuple[float, Detections]]]:
+    """The header (checked now) and the frames (parsed lazily; InputError names the line).
+    ``skip`` frames are passed over unparsed (read before, the last of them at ``after_t``):
+    a growing trace is read on from where an earlier reading stopped."""
     path = Path(path)
     try:
         stream = open_text(path)
@@ -205,7 +208,7 @@ def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Det
         raise
 
     def frames() -> Iterator[tuple[float, Detections]]:
-        last_t = 0.0
+        last_t, passed = after_t, 0
         with stream:
             lineno = 1
             while True:
@@ -220,6 +223,9 @@ def read_trace(path: str | Path) -> tuple[TraceHeader, Iterator[tuple[float, Det
                 lineno += 1
                 if not line.strip() or (not line.endswith("\n") and path.name.endswith(".gz")):
                     continue  # blank, or the half-written last line of a cut-short file
+                if passed < skip:
+                    passed += 1
+                    continue
                 t, dets = _frame(line, path, lineno, last_t)
                 last_t = t
                 yield t, dets
