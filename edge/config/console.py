@@ -115,5 +115,6 @@ class RecordConfig(Section):
         description="Keep a rolling anonymous trace (boxes, scores, head yaw; never pixels) of "
         "the last keep_days days in state_dir/trace, gzip-compressed, one file a day, older "
         "days deleted. The console replays them for what-if and the report. 0: record nothing. "
-        "More days compare further back; each day costs disk (docs/privacy-notice.md).",
+        "More days compare further back; each day costs disk, about twice the trace's size "
+        "with the console on (its tracked copy in state_dir/seen; docs/privacy-notice.md).",
     )
