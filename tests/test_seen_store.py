@@ -239,3 +239,14 @@ def test_the_console_records_settled_days_when_idle_and_answers_the_first_questi
         assert data["changed"]["pings"] == full.pings_sent
     finally:
         host.close()
+
+
+def test_a_recording_that_cannot_be_stored_still_answers(
+        state: Path, base: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    (state / "seen").write_text("a file where the folder should be")  # or a full disk
+    trace = state / "trace" / DAY
+    days = SeenDays(store=SeenStore.of(state))
+    with caplog.at_level(logging.WARNING, logger="dwell.console"):
+        assert events(trace, base, days) == events(trace, base)
+    assert "cannot store the recorded day" in caplog.text and DAY in caplog.text
+    assert days.prerecord([trace], base) == []  # nothing stored, nothing claimed

@@ -42,7 +42,11 @@ def prune(folder: Path, keep_days: int, today: date) -> list[Path]:
             continue  # not one of ours
         if day < oldest:
             path.unlink(missing_ok=True)
-            SeenStore.of(folder.parent).path_for(path).unlink(missing_ok=True)  # its recording
+            recorded = SeenStore.of(folder.parent).path_for(path)
+            try:
+                recorded.unlink(missing_ok=True)
+            except OSError as exc:  # the trace is gone; the console's idle work tries again
+                log.warning("rolling trace: cannot delete %s (%s)", recorded, exc.strerror)
             gone.append(path)
     return gone
 

@@ -18,6 +18,7 @@ recording is deleted with its trace (``prune``), so it lives exactly as long as 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -127,8 +128,22 @@ class SeenStore:
         asked = [(k, vid, t) for k, seen in sorted(day.first_seen.items())
                  for vid, t in seen.items()]
         path = self.path_for(day.path)
-        self.folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
+        try:
+            self._write(partial, meta, day, crossings, asked)
+            os.replace(partial, path)
+        except OSError as exc:  # disk full, read-only state_dir: the answer stands regardless
+            log.warning("cannot store the recorded day %s (%s): the next console replays %s "
+                        "in full", path, exc.strerror or exc, day.path.name)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            return None
+        return path
+
+    def _write(self, partial: Path, meta: dict[str, Any], day: SeenDay,
+               crossings: list[tuple[int, float, int, bool]],
+               asked: list[tuple[int, int, float]]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         with partial.open("wb") as fh:
             np.savez_compressed(
                 fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
@@ -140,8 +155,6 @@ class SeenStore:
                 asked_frame=np.array([a[0] for a in asked], np.int64),
                 asked_visitor=np.array([a[1] for a in asked], np.int64),
                 asked_t=np.array([a[2] for a in asked], np.float64))
-        os.replace(partial, path)
-        return path
 
     def prune(self, traces: Iterable[Path]) -> list[Path]:
         """Deletes every stored recording whose trace is not among ``traces``."""
