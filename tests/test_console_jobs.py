@@ -149,3 +149,32 @@ def test_a_replay_that_fails_is_answered_with_why(tmp_path: Path) -> None:
         assert good.status == 200 and good.json()["total"]["pings"] == 3
     finally:
         host.close()
+
+
+def test_idle_work_runs_after_start_and_after_each_idle_spell_and_may_fail() -> None:
+    """The worker's idle work (the console records settled days there) runs first_idle_s
+    after start, again after every idle_s without a job, and a failure leaves the worker."""
+    import threading
+
+    from edge.console.jobs import Jobs
+
+    calls: list[float] = []
+    ran = threading.Event()
+
+    def idle() -> None:
+        calls.append(time.monotonic())
+        if len(calls) >= 3:
+            ran.set()
+        raise RuntimeError("idle work broke")
+
+    jobs = Jobs(on_idle=idle, first_idle_s=0.05, idle_s=0.2)
+    began = time.monotonic()
+    jobs.start()
+    try:
+        assert ran.wait(10), calls
+        assert calls[0] - began < 0.2 + 0.5 and calls[1] - calls[0] >= 0.19
+        job = jobs.submit("x", "k", lambda: 42)  # the worker survived the failures
+        assert job.finished.wait(5) and job.result == 42
+        assert not jobs.waiting()
+    finally:
+        jobs.stop()
