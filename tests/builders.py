@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.config.sections import Zone
 from edge.config.settings import Settings
+from edge.offline.replay import replay
 from edge.offline.scenes import (  # noqa: F401  (re-exported for the tests)
     SIZE,
     Person,
@@ -31,6 +32,7 @@ from edge.offline.scenes import (  # noqa: F401  (re-exported for the tests)
     walk_through,
     write_trace,
 )
+from edge.offline.seen import SeenDays
 from edge.vocabulary.acks import Ack
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -153,3 +155,13 @@ def with_door(settings: Settings) -> Settings:
     door = Zone(name="door", kind="entrance",
                 polygon=[(0.0, 0.4), (0.12, 0.4), (0.12, 1.0), (0.0, 1.0)])
     return settings.model_copy(update={"zones": [*settings.zones, door]})
+
+
+def events_of(path: Path, settings: Settings, days: SeenDays | None = None) -> list[dict]:
+    """The events of replaying ``path``: in full, or through ``days`` (what-if's fast path)."""
+    seen: list[Any] = []
+    if days is None:
+        replay(path, settings, on_event=seen.append)
+    else:
+        days.replay(path, settings, seen.append)
+    return [e.to_json() for e in seen]

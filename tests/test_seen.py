@@ -11,18 +11,17 @@ from typing import Any
 
 import pytest
 
-from edge.config.settings import Settings, load_settings
+from edge.config.settings import load_settings
 from edge.console.api import changed
 from edge.console.report import outcome
 from edge.offline.mot import read_mot_detections
-from edge.offline.replay import replay
 from edge.offline.scenes import (
     make_trace,
     write_trace,
 )
 from edge.offline.seen import SeenDay, SeenDays, seen_key
 from edge.offline.trace import read_trace
-from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE, busy_people, with_door
+from tests.builders import GOLDEN_CONFIG, GOLDEN_TRACE, busy_people, events_of, with_door
 from tests.conftest import shared_file
 
 START = datetime(2026, 5, 2, 9, 0, 0)
@@ -53,15 +52,6 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def days() -> SeenDays:
     return SeenDays(keep=8)
-
-
-def events_of(path: Path, settings: Settings, days: SeenDays | None = None) -> list[dict]:
-    seen: list[Any] = []
-    if days is None:
-        replay(path, settings, on_event=seen.append)
-    else:
-        days.replay(path, settings, seen.append)
-    return [e.to_json() for e in seen]
 
 
 @pytest.mark.parametrize("name", ["golden", "busy1", "busy2"])

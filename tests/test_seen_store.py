@@ -23,7 +23,14 @@ from edge.offline.replay import replay
 from edge.offline.rolling import prune
 from edge.offline.seen import SeenDays
 from edge.offline.seen_store import SeenStore
-from tests.builders import GOLDEN_CONFIG, busy_people, make_trace, with_door, write_trace
+from tests.builders import (
+    GOLDEN_CONFIG,
+    busy_people,
+    events_of,
+    make_trace,
+    with_door,
+    write_trace,
+)
 
 START = datetime(2026, 5, 2, 9, 0, 0)
 DAY = "2026-05-02_090000.jsonl.gz"
@@ -61,31 +68,22 @@ def base() -> Settings:
     return with_door(load_settings(GOLDEN_CONFIG))
 
 
-def events(path: Path, settings: Settings, days: SeenDays | None = None) -> list[dict]:
-    out: list[Any] = []
-    if days is None:
-        replay(path, settings, on_event=out.append)
-    else:
-        days.replay(path, settings, out.append)
-    return [e.to_json() for e in out]
-
-
 def test_a_stored_day_answers_a_new_console_exactly_as_a_full_replay(
         state: Path, base: Settings) -> None:
     trace = state / "trace" / DAY
     first = SeenDays(store=SeenStore.of(state))
-    assert events(trace, base, first) == events(trace, base)
+    assert events_of(trace, base, first) == events_of(trace, base)
     stored = state / "seen" / "2026-05-02_090000.seen.npz"
     assert first.full == 1 and stored.is_file()
-    kinds = {e["type"] for e in events(trace, base)}
+    kinds = {e["type"] for e in events_of(trace, base)}
     assert {"entered", "exited", "ping", "party"} <= kinds  # crossings and first sightings
     pings = set()
     for change in CHANGES:  # a console started afresh each time: nothing in memory
         other = changed(base, {"policy": change})
         again = SeenDays(store=SeenStore.of(state))
-        got = events(trace, other, again)
+        got = events_of(trace, other, again)
         assert (again.loaded, again.full) == (1, 0), change
-        assert got == events(trace, other), change
+        assert got == events_of(trace, other), change
         pings.add(sum(e["type"] == "ping" for e in got))
     assert len(pings) >= 3, "the changes must change what is pinged"
 
@@ -110,7 +108,7 @@ def test_a_grown_trace_other_zones_or_other_code_replay_in_full(
     SeenDays(store=SeenStore.of(state)).replay(trace, base, lambda e: None)
     other_zones = changed(base, {"behaviour": {"linger_radius": 0.2}})
     days = SeenDays(store=SeenStore.of(state))
-    assert events(trace, other_zones, days) == events(trace, other_zones)
+    assert events_of(trace, other_zones, days) == events_of(trace, other_zones)
     assert (days.loaded, days.full) == (0, 1)  # and its recording replaces the stored one
     monkeypatch.setattr(seen_store, "CODE", "an-update")
     days = SeenDays(store=SeenStore.of(state))
@@ -121,7 +119,7 @@ def test_a_grown_trace_other_zones_or_other_code_replay_in_full(
     trace.write_bytes(gzip.compress(half))
     settle(trace)
     days = SeenDays(store=SeenStore.of(state))
-    assert events(trace, base, days) == events(trace, base)
+    assert events_of(trace, base, days) == events_of(trace, base)
     assert (days.loaded, days.full) == (0, 1)
 
 
@@ -170,8 +168,8 @@ def test_an_unreadable_recording_is_named_in_the_log_and_the_day_replayed_in_ful
     other = changed(base, {"policy": {"linger_s": 3.0}})
     days = SeenDays(store=SeenStore.of(state))
     with caplog.at_level(logging.WARNING, logger="dwell.console"):
-        got = events(trace, other, days)
-    assert got == events(trace, other)
+        got = events_of(trace, other, days)
+    assert got == events_of(trace, other)
     assert (days.loaded, days.full) == (0, 1)
     assert str(stored) in caplog.text and "unreadable" in caplog.text
     again = SeenDays(store=SeenStore.of(state))  # the full replay stored a good one again
@@ -247,6 +245,6 @@ def test_a_recording_that_cannot_be_stored_still_answers(
     trace = state / "trace" / DAY
     days = SeenDays(store=SeenStore.of(state))
     with caplog.at_level(logging.WARNING, logger="dwell.console"):
-        assert events(trace, base, days) == events(trace, base)
+        assert events_of(trace, base, days) == events_of(trace, base)
     assert "cannot store the recorded day" in caplog.text and DAY in caplog.text
     assert days.prerecord([trace], base) == []  # nothing stored, nothing claimed
