@@ -72,6 +72,7 @@ from edge.config.sections import BehaviourConfig, TrackerConfig  # noqa: E402
 from edge.offline.metrics import (  # noqa: E402
     dwell_errors,
     idf1_and_switches,
+    provisional_in_hindsight,
     swaps,
     visits_per_person,
     wrong_joins,
@@ -221,7 +222,7 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig, looks: list[np.ndarray] |
         for _ in range(3):
             tracker = IouTracker(cfg, frame_size=SIZE)
             visits = Visits(BehaviourConfig(), ZoneMap([], SIZE), SIZE)
-            spent_layer, out, tid_out, visitor_of = 0.0, [], [], {}
+            spent_layer, out, tid_out = 0.0, [], []
             t0 = time.perf_counter()
             for k, d in enumerate(dets):
                 tracks = tracker.update(d, k / FPS)
@@ -237,24 +238,24 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig, looks: list[np.ndarray] |
                     rows.append([vid, *box])
                     if tid is not None:
                         tid_rows.append([tid, vid, *box])
-                        visitor_of[tid] = vid
                 out.append(rows)
                 tid_out.append(tid_rows)
             best = min(best, (time.perf_counter() - t0) / len(dets) * 1e6)
             best_layer = min(best_layer, spent_layer / len(dets) * 1e6)
         # a provisional visitor (a track held back, negative id) is, in hindsight, the
         # visitor its track became; events never name provisional ids
-        out = [[[visitor_of.get(-r[0], r[0]) if r[0] < 0 else r[0], *r[1:]] for r in f]
-               for f in out]
+        became = provisional_in_hindsight([[(r[1], r[0]) for r in f] for f in tid_out])
+        out = [[[became.get((k, -r[0]), r[0]) if r[0] < 0 else r[0], *r[1:]] for r in f]
+               for k, f in enumerate(out)]
         outs.append(out)
         # joins are scored per (track, visitor) segment: a tracker id that the tracker itself
         # moved on to someone else, who became a new visitor, is not a join
         segments: dict[tuple[int, int], int] = {}
         seg_out = []
-        for f in tid_out:
+        for k, f in enumerate(tid_out):
             rows = []
             for tid, vid, *box in f:
-                key = (tid, visitor_of.get(tid, vid) if vid < 0 else vid)
+                key = (tid, became.get((k, tid), vid) if vid < 0 else vid)
                 rows.append([segments.setdefault(key, len(segments) + 1), *box])
             seg_out.append(rows)
         tid_outs.append(seg_out)

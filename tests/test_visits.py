@@ -18,7 +18,13 @@ from edge.behaviour.tracker import IouTracker
 from edge.behaviour.visits import Visits
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig, TrackerConfig
-from edge.offline.metrics import owners, swaps, visits_per_person, wrong_joins
+from edge.offline.metrics import (
+    owners,
+    provisional_in_hindsight,
+    swaps,
+    visits_per_person,
+    wrong_joins,
+)
 from edge.offline.mot import read_mot_ground_truth
 from edge.vocabulary.types import Detections, Tracks
 from tests.builders import (
@@ -144,6 +150,7 @@ def follow(frames: GtFrames, looks: list[npt.NDArray[np.float32]] | None = None
     tracker = IouTracker(TrackerConfig(), TUD)
     visits = Visits(BehaviourConfig(), ZoneMap([], TUD), TUD)
     by_visitor, by_track, visitor_of = {}, {}, {}
+    pairs: list[list[tuple[int, int | None]]] = []
     for k, (_, boxes) in enumerate(frames):
         dets = Detections(boxes.astype(np.float32), np.full(len(boxes), 0.9, np.float32),
                           look=None if looks is None else looks[k])
@@ -155,8 +162,10 @@ def follow(frames: GtFrames, looks: list[npt.NDArray[np.float32]] | None = None
                 visitor_of[tid] = vid
         by_visitor[k] = (seen.ids.tolist(), seen.xyxy.astype(np.float64))
         by_track[k] = ([t or 0 for t in tids], seen.xyxy.astype(np.float64))
+        pairs.append(list(zip(seen.ids.tolist(), tids, strict=True)))
+    became = provisional_in_hindsight(pairs)
     for k, (ids, boxes) in by_visitor.items():  # provisional ids are, in hindsight, this
-        by_visitor[k] = ([visitor_of.get(-v, v) if v < 0 else v for v in ids], boxes)
+        by_visitor[k] = ([became.get((k, -v), v) if v < 0 else v for v in ids], boxes)
     return by_visitor, by_track, visitor_of
 
 

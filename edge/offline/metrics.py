@@ -315,3 +315,24 @@ def swaps(gt: IdFrames, pred: IdFrames, fps: float, iou: float = 0.5,
         found += any(p2 != p1 and (a2, b2) == (b, a) and abs(f2 - f1) <= window
                      for f2, p2, a2, b2 in changes[k + 1:])
     return found
+
+
+def provisional_in_hindsight(frames: Sequence[Sequence[tuple[int, int | None]]]
+                             ) -> dict[tuple[int, int], int]:
+    """What each provisional visitor became: ``frames`` holds each frame's (visitor id, track
+    id) pairs, a negative visitor id being a track held back by the visit layer (track
+    ``-id``). Returns {(frame, track): visitor} for every held-back sighting whose track later
+    carried a visitor: the first one after it (a track may be held back more than once, e.g.
+    rechecked, and become a different visitor each time). Events never name provisional ids;
+    scores count them as the visitor they became."""
+    became: dict[int, int] = {}  # track -> the next visitor it carries, walking backwards
+    out: dict[tuple[int, int], int] = {}
+    for k in range(len(frames) - 1, -1, -1):
+        for vid, tid in frames[k]:
+            if tid is None:
+                continue
+            if vid > 0:
+                became[tid] = vid
+            elif tid in became:
+                out[(k, tid)] = became[tid]
+    return out
