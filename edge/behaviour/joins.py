@@ -45,6 +45,10 @@ class HeldTrack:
     first_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     visitor: int | None = None  # None while held back
     look: Look = field(default_factory=Look)  # its clear views' appearance (live only)
+    seen_t: float = 0.0  # last matched to a detection
+    # held back because the tracker picked it up again, unseen long, with no clear view of
+    # whom (live only): the visitor it was, given back unless its clear views say otherwise
+    recheck: int | None = None
 
 
 @dataclass(slots=True)

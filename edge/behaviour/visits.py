@@ -32,8 +32,11 @@ A join is decided from geometry and motion (positions, box edges and heights, ti
 a still visitor's start from those and the head direction (yaw), all of which are in a trace.
 Live, the appearance cue (``Tracks.look``, edge/behaviour/looks.py) can also **refuse** a
 join: a newcomer whose clear views' colours are clearly unlike the lost person's is someone
-else (a companion walking in step behind them). A trace has no looks, so a replay joins by
-geometry alone and may join where the live sensor refused (docs/tracker.md says when).
+else (a companion walking in step behind them). A track the tracker picked up again mid-
+picture with no clear view of whom is held back like a newborn one and **rechecked**: its
+clear views since decide whether it still carries the visit (``_to_recheck``). A trace has no
+looks, so a replay joins by geometry alone and may join where the live sensor refused
+(docs/tracker.md says when).
 Live numbers are put on the trace's grid before any decision (``Detections.on_record_grid``),
 so rounding never makes a replay judge a threshold differently.
 """
@@ -53,6 +56,7 @@ from edge.behaviour.joins import (
     plausible,
     velocity,
 )
+from edge.behaviour.looks import LEAST_VIEWS, LOOK_GAP_S
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig
 from edge.vocabulary.types import Tracks
@@ -71,6 +75,12 @@ _INWARD_SPEED = 0.05
 # A still detection whose head direction turned this much is a person (a mannequin's never
 # does; a face read twice differs by a few degrees).
 _HEAD_TURN_DEG = 30.0
+# A track the tracker picks up again after this long unseen, with no clear view of whom, is
+# checked against the look of the person it was (live only; see ``Visits._to_recheck``).
+# Shorter checks more (people cross and overlap for a moment all the time) at the cost of a
+# visitor unseen for ``visit_min_s`` more each time; longer lets a companion who took a hidden
+# person's path keep their visit.
+_RECHECK_GAP_S = LOOK_GAP_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +141,13 @@ class Visits:
         yaws = tracks.yaw.tolist()
         looks = tracks.look
         for j, tid in enumerate(ids):
-            vid = self._visitor_of(tid, boxes[j], matched[j], t)
-            if looks is not None and matched[j]:
-                self._tracks[tid].look.add(looks[j])
+            clear = looks is not None and looks[j][0] == looks[j][0]
+            vid = self._visitor_of(tid, boxes[j], matched[j], t, looks is not None and not clear)
+            if matched[j]:
+                track = self._tracks[tid]
+                track.seen_t = t
+                if clear and looks is not None:
+                    track.look.add(looks[j])
             if vid is not None:
                 rows[vid] = j
                 if matched[j]:
@@ -152,7 +166,9 @@ class Visits:
                         if self._tracks[tid].visitor is None)
         return self._output(tracks, rows)
 
-    def _visitor_of(self, tid: int, box: list[float], matched: bool, t: float) -> int | None:
+    def _visitor_of(self, tid: int, box: list[float], matched: bool, t: float,
+                    unclear: bool) -> int | None:
+        """``unclear``: the cue is on but this detection has no clear view now."""
         track = self._tracks.get(tid)
         if track is None:
             track = self._tracks[tid] = self._new_track(tid, box, t)
@@ -161,6 +177,12 @@ class Visits:
             return None
         v = self.visitors.get(vid)
         if v is not None and v.track == tid:
+            if matched and unclear and self._to_recheck(v, track, box, t):
+                self._tracks[tid] = HeldTrack(t, (box[0] + box[2]) / 2, box[3], False,
+                                              (box[0], box[1], box[2], box[3]), seen_t=t,
+                                              recheck=vid)
+                v.track = None
+                return None
             return vid
         # that visit ended (through the entrance) or a newer track took it over: this track
         # is someone new from its next sighting
@@ -169,6 +191,16 @@ class Visits:
         track = self._tracks[tid] = self._new_track(tid, box, t)
         return track.visitor
 
+    def _to_recheck(self, v: Visitor, track: HeldTrack, box: list[float], t: float) -> bool:
+        """The tracker picked ``v``'s track up again after ``_RECHECK_GAP_S`` unseen, mid-
+        picture (neither box cut by the edge: a visitor lost there has walked out), with no
+        clear view of whom, while ``v``'s look is known: someone else may
+        have walked into their predicted path (a companion behind them). Then the track is
+        held back like a newborn one and given back to ``v`` unless its first clear views are
+        unlike ``v`` (``_decide_held``). Live only: a trace has no looks."""
+        return (t - track.seen_t >= _RECHECK_GAP_S and v.look.views >= LEAST_VIEWS
+                and not v.at_edge and not self._at_edge(box))
+
     def _new_track(self, tid: int, box: list[float], t: float) -> HeldTrack:
         fx, fy = (box[0] + box[2]) / 2, box[3]
         free = self._at_edge(box)
@@ -176,7 +208,7 @@ class Visits:
             feet = np.array([[fx, fy]], np.float32)
             free = bool(self.zones.inside(feet, "entrance")[0]
                         or self.zones.inside(feet, "staff")[0])
-        track = HeldTrack(t, fx, fy, free, (box[0], box[1], box[2], box[3]))
+        track = HeldTrack(t, fx, fy, free, (box[0], box[1], box[2], box[3]), seen_t=t)
         if free:
             self._start(tid, track, box, t)
         return track
@@ -220,6 +252,7 @@ class Visits:
                and matched[j] and t - self._tracks[tid].first_t >= self.cfg.visit_min_s]
         if not due:
             return
+        due = [j for j in due if not self._given_back(ids[j], j, matched, rows)]
         self._offer(due, ids, boxes, matched, rows)
         for j in due:
             track = self._tracks[ids[j]]
@@ -228,6 +261,25 @@ class Visits:
                 v = self.visitors[vid]
                 v.still = not self._moved(v, boxes[j])
                 rows[vid] = j
+
+    def _given_back(self, tid: int, j: int, matched: list[bool], rows: dict[int, int]
+                    ) -> bool:
+        """A rechecked track (see ``_to_recheck``) continues the visit it was on, unless
+        ``LEAST_VIEWS`` clear views since are unlike that person (then it is offered to
+        everyone lost, like any newborn track) or the visit was taken or ended meanwhile."""
+        track = self._tracks[tid]
+        vid = track.recheck
+        if vid is None:
+            return False
+        track.recheck = None
+        v = self.visitors.get(vid)
+        if v is None or (vid in rows and matched[rows[vid]]):
+            return False
+        if track.look.views >= LEAST_VIEWS and v.look.unlike(track.look):
+            return False
+        v.track, track.visitor = tid, vid
+        rows[vid] = j
+        return True
 
     def _offer(self, due: list[int], ids: list[int], boxes: list[list[float]],
                matched: list[bool], rows: dict[int, int]) -> None:
