@@ -110,3 +110,25 @@ def test_fewer_clear_views_than_a_look_needs_decide_nothing() -> None:
         t += 1 / FPS
         people = visits.update(frame(5.0 + 60.0 * t, True, UNCLEAR), t)
     assert people.ids.tolist() == [1] and people.matched.tolist() == [True]
+
+
+def test_a_visitor_last_seen_walking_out_at_the_edge_is_kept_while_rechecked() -> None:
+    """Last seen cut by the edge, walking out, then their track carries on just inside: until
+    the recheck decides, their visit does not end there (it would split a person who turned
+    back at the edge); their own views then give the track back."""
+    visits = Visits(BehaviourConfig(), ZoneMap([], SIZE), SIZE)
+    seen = set()
+    k = 0
+    while k / FPS < 3.6:
+        t = k / FPS
+        if t < 2.0:  # in at the left edge, 1 s inward, 1 s back out to the edge
+            x, matched, cue = 5.0 + 60.0 * min(t, 2.0 - t), True, THEIRS
+        elif t < 2.4:
+            x, matched, cue = 5.0, False, UNCLEAR
+        else:  # their track again, just inside: unclear at first, then clear
+            x, matched, cue = 20.0, True, UNCLEAR if t < 2.6 else THEIRS
+        people = visits.update(frame(x, matched, cue), t)
+        seen |= {vid for vid, m in zip(people.ids.tolist(), people.matched.tolist(),
+                                        strict=True) if m and t >= 3.0}
+        k += 1
+    assert seen == {1}

@@ -161,6 +161,12 @@ class Pipeline:
         return sum(1 for v in self.behaviour.visitors.values() if v.started and not v.staff)
 
     @property
+    def shown(self) -> Tracks:
+        """Who behaviour saw in the last step: visitor ids (held-back tracks under provisional
+        negative ids, people remembered unmatched at their last box)."""
+        return self._shown
+
+    @property
     def head_hints(self) -> HeadHints:
         """The people seen in the last step, and whose head sweeps could count (behaviour's:
         not walking, not staff; the still ones behaviour does not see: a head turn makes them

@@ -54,24 +54,16 @@ from edge.behaviour.joins import (
     HeldTrack,
     Visitor,
     plausible,
-    velocity,
 )
 from edge.behaviour.looks import LEAST_VIEWS, LOOK_GAP_S
+from edge.behaviour.picture_edge import cut_by_edge, outward, walked_out
 from edge.behaviour.zones import ZoneMap
 from edge.config.sections import BehaviourConfig
 from edge.vocabulary.types import Tracks
 
-# A box this close to the picture's edge (fraction of the picture) was cut off by it: the
-# person is walking in or out there.
-_EDGE_MARGIN = 0.02
 # Someone last seen in an entrance after being inside has left once unseen this long (one
 # missed frame in the doorway is not an exit) or when the tracker lets go of them.
 _EXIT_BLINK_S = 0.5
-# Someone last seen cut by the picture's edge walked out through it, unless they were walking
-# inward at least this fast (box heights per second): then they just stepped in and were
-# hidden. (A box cut by the edge narrows as its person leaves, so its centre slows: any speed
-# that is not inward counts as out.)
-_INWARD_SPEED = 0.05
 # A still detection whose head direction turned this much is a person (a mannequin's never
 # does; a face read twice differs by a few degrees).
 _HEAD_TURN_DEG = 30.0
@@ -193,17 +185,16 @@ class Visits:
 
     def _to_recheck(self, v: Visitor, track: HeldTrack, box: list[float], t: float) -> bool:
         """The tracker picked ``v``'s track up again after ``_RECHECK_GAP_S`` unseen, mid-
-        picture (neither box cut by the edge: a visitor lost there has walked out), with no
-        clear view of whom, while ``v``'s look is known: someone else may
+        picture, with no clear view of whom, while ``v``'s look is known: someone else may
         have walked into their predicted path (a companion behind them). Then the track is
         held back like a newborn one and given back to ``v`` unless its first clear views are
         unlike ``v`` (``_decide_held``). Live only: a trace has no looks."""
         return (t - track.seen_t >= _RECHECK_GAP_S and v.look.views >= LEAST_VIEWS
-                and not v.at_edge and not self._at_edge(box))
+                and not cut_by_edge(box, self.frame_size))
 
     def _new_track(self, tid: int, box: list[float], t: float) -> HeldTrack:
         fx, fy = (box[0] + box[2]) / 2, box[3]
-        free = self._at_edge(box)
+        free = cut_by_edge(box, self.frame_size)
         if not free and len(self.zones):
             feet = np.array([[fx, fy]], np.float32)
             free = bool(self.zones.inside(feet, "entrance")[0]
@@ -235,9 +226,9 @@ class Visits:
         v.last_t = t
         v.box = (box[0], box[1], box[2], box[3])
         v.heights.append(max(box[3] - box[1], 1.0))
-        v.at_edge = self._at_edge(box)
+        v.at_edge = cut_by_edge(box, self.frame_size)
         if v.at_edge:
-            v.out_x, v.out_y = self._outward(box)
+            v.out_x, v.out_y = outward(box, self.frame_size)
         trail = v.trail
         trail.append((t, fx, fy))
         while trail[0][0] < t - SPEED_SPAN_S:
@@ -280,6 +271,11 @@ class Visits:
         v.track, track.visitor = tid, vid
         rows[vid] = j
         return True
+
+    def _rechecked(self, vid: int) -> bool:
+        """A track held back for a recheck may still be ``vid``'s: their visit does not end
+        at the edge they were last seen at before that is decided."""
+        return any(track.recheck == vid for track in self._tracks.values())
 
     def _offer(self, due: list[int], ids: list[int], boxes: list[list[float]],
                matched: list[bool], rows: dict[int, int]) -> None:
@@ -343,7 +339,8 @@ class Visits:
             v = self.visitors[vid]
             leaving = v.in_entrance and v.been_inside and (
                 vid not in rows or t - v.last_t > _EXIT_BLINK_S)
-            if leaving or (vid not in rows and self._walked_out(v)) or t - v.last_t > memory:
+            gone = vid not in rows and walked_out(v) and not self._rechecked(vid)
+            if leaving or gone or t - v.last_t > memory:
                 del self.visitors[vid]
                 rows.pop(vid, None)
                 if leaving:
@@ -376,33 +373,4 @@ class Visits:
         if not self.zones.has_entrance or not len(tracks):
             return [False] * len(tracks)
         return list(self.zones.inside(tracks.feet, "entrance").tolist())
-
-    def _outward(self, box: list[float]) -> tuple[float, float]:
-        """The outward direction of the edges that cut ``box`` (see ``_at_edge``)."""
-        assert self.frame_size is not None
-        w, h = self.frame_size
-        mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
-        ox = -1.0 if box[0] <= mx else 1.0 if box[2] >= w - mx else 0.0
-        oy = 1.0 if box[3] >= h - my else -1.0 if box[1] <= my and box[3] <= h / 2 else 0.0
-        return ox, oy
-
-    def _walked_out(self, v: Visitor) -> bool:
-        """Last seen at an edge and walking out through it (not in: someone who just stepped
-        in and was then hidden is still inside, remembered like anyone lost mid-picture)."""
-        if not v.at_edge:
-            return False
-        vx, vy = velocity(v)
-        return vx * v.out_x + vy * v.out_y > -_INWARD_SPEED * v.heights[-1]
-
-    def _at_edge(self, box: list[float]) -> bool:
-        """Cut by the picture's edge where people walk in or out: a side or the bottom, or
-        the top only with the feet in the picture's upper half (someone far off at the end of
-        the floor). A box reaching the top with its feet lower is someone near the camera or
-        a person merged with something tall (a lamp post, a shelf's edge): not an arrival."""
-        if self.frame_size is None:
-            return False
-        w, h = self.frame_size
-        mx, my = _EDGE_MARGIN * w, _EDGE_MARGIN * h
-        return (box[0] <= mx or box[2] >= w - mx or box[3] >= h - my
-                or (box[1] <= my and box[3] <= h / 2))
 
