@@ -222,7 +222,7 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig, looks: list[np.ndarray] |
         for _ in range(3):
             tracker = IouTracker(cfg, frame_size=SIZE)
             visits = Visits(BehaviourConfig(), ZoneMap([], SIZE), SIZE)
-            spent_layer, out, tid_out = 0.0, [], []
+            spent_layer, seen = 0.0, []
             t0 = time.perf_counter()
             for k, d in enumerate(dets):
                 tracks = tracker.update(d, k / FPS)
@@ -230,35 +230,25 @@ def run_visits(runs: list[Frames], cfg: TrackerConfig, looks: list[np.ndarray] |
                 people = visits.update(tracks, k / FPS)
                 visits.visiting(people)  # what behaviour gets, as in the pipeline
                 spent_layer += time.perf_counter() - t1
-                rows, tid_rows = [], []
+                rows = []
                 for vid, box in zip(people.ids[people.matched].tolist(),
                                     people.xyxy[people.matched].tolist(), strict=True):
                     # provisional visitors (held back, negative id) are their track
-                    tid = visits.visitors[vid].track if vid > 0 else -vid
-                    rows.append([vid, *box])
-                    if tid is not None:
-                        tid_rows.append([tid, vid, *box])
-                out.append(rows)
-                tid_out.append(tid_rows)
+                    rows.append([vid, visits.visitors[vid].track if vid > 0 else -vid, *box])
+                seen.append(rows)
             best = min(best, (time.perf_counter() - t0) / len(dets) * 1e6)
             best_layer = min(best_layer, spent_layer / len(dets) * 1e6)
         # a provisional visitor (a track held back, negative id) is, in hindsight, the
         # visitor its track became; events never name provisional ids
-        became = provisional_in_hindsight([[(r[1], r[0]) for r in f] for f in tid_out])
-        out = [[[became.get((k, -r[0]), r[0]) if r[0] < 0 else r[0], *r[1:]] for r in f]
-               for k, f in enumerate(out)]
-        outs.append(out)
+        became = provisional_in_hindsight([[(r[0], r[1]) for r in f] for f in seen])
+        outs.append([[[vid, *r[2:]] for vid, r in zip(ids, f, strict=True)]
+                     for ids, f in zip(became, seen, strict=True)])
         # joins are scored per (track, visitor) segment: a tracker id that the tracker itself
         # moved on to someone else, who became a new visitor, is not a join
         segments: dict[tuple[int, int], int] = {}
-        seg_out = []
-        for k, f in enumerate(tid_out):
-            rows = []
-            for tid, vid, *box in f:
-                key = (tid, became.get((k, tid), vid) if vid < 0 else vid)
-                rows.append([segments.setdefault(key, len(segments) + 1), *box])
-            seg_out.append(rows)
-        tid_outs.append(seg_out)
+        tid_outs.append([[[segments.setdefault((r[1], vid), len(segments) + 1), *r[2:]]
+                          for vid, r in zip(ids, f, strict=True) if r[1] is not None]
+                         for ids, f in zip(became, seen, strict=True)])
         maps.append({seg: key[1] for key, seg in segments.items()})
     return outs, tid_outs, maps, best, best_layer
 

@@ -163,9 +163,8 @@ def follow(frames: GtFrames, looks: list[npt.NDArray[np.float32]] | None = None
         by_visitor[k] = (seen.ids.tolist(), seen.xyxy.astype(np.float64))
         by_track[k] = ([t or 0 for t in tids], seen.xyxy.astype(np.float64))
         pairs.append(list(zip(seen.ids.tolist(), tids, strict=True)))
-    became = provisional_in_hindsight(pairs)
-    for k, (ids, boxes) in by_visitor.items():  # provisional ids are, in hindsight, this
-        by_visitor[k] = ([became.get((k, -v), v) if v < 0 else v for v in ids], boxes)
+    for k, ids in enumerate(provisional_in_hindsight(pairs)):  # provisional ids are, in
+        by_visitor[k] = (ids, by_visitor[k][1])  # hindsight, the visitor they became
     return by_visitor, by_track, visitor_of
 
 

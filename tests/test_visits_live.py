@@ -55,8 +55,7 @@ def visitors_seen(sequence: str, cue: bool) -> dict[int, tuple[list[int], np.nda
     source.close()
     sensor.finish()
     became = provisional_in_hindsight(pairs)  # a held-back track is the visitor it became
-    return {frame: ([became.get((k, -vid), vid) if vid < 0 else vid for vid in ids], boxes)
-            for k, (frame, ids, boxes) in enumerate(frames)}
+    return {frame: (ids, boxes) for (frame, _, boxes), ids in zip(frames, became, strict=True)}
 
 
 def scores(sequence: str, cue: bool) -> tuple[VisitScores, DwellScores]:

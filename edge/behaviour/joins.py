@@ -50,6 +50,13 @@ class HeldTrack:
     # whom (live only): the visitor it was, given back unless its clear views say otherwise
     recheck: int | None = None
 
+    @classmethod
+    def at(cls, box: list[float], t: float, free: bool, recheck: int | None = None
+           ) -> HeldTrack:
+        """A track first seen now at ``box`` (xyxy)."""
+        return cls(t, (box[0] + box[2]) / 2, box[3], free, (box[0], box[1], box[2], box[3]),
+                   seen_t=t, recheck=recheck)
+
 
 @dataclass(slots=True)
 class Visitor:

@@ -133,20 +133,21 @@ class Visits:
         yaws = tracks.yaw.tolist()
         looks = tracks.look
         for j, tid in enumerate(ids):
-            clear = looks is not None and looks[j][0] == looks[j][0]
-            vid = self._visitor_of(tid, boxes[j], matched[j], t, looks is not None and not clear)
+            look = None if looks is None else looks[j]  # NaN: no clear view now
+            vid = self._visitor_of(tid, boxes[j], matched[j], t,
+                                   look is not None and look[0] != look[0])
             if matched[j]:
                 track = self._tracks[tid]
                 track.seen_t = t
-                if clear and looks is not None:
-                    track.look.add(looks[j])
+                if look is not None:
+                    track.look.add(look)
             if vid is not None:
                 rows[vid] = j
                 if matched[j]:
                     v = self.visitors[vid]
                     self._seen(v, boxes[j], t, feet_in[j], yaws[j])
-                    if looks is not None:
-                        v.look.add(looks[j])
+                    if look is not None:
+                        v.look.add(look)
         if len(rows) < len(ids):
             self._decide_held(ids, boxes, matched, rows, t)
         if len(rows) < len(self.visitors) or not all(matched):
@@ -170,9 +171,7 @@ class Visits:
         v = self.visitors.get(vid)
         if v is not None and v.track == tid:
             if matched and unclear and self._to_recheck(v, track, box, t):
-                self._tracks[tid] = HeldTrack(t, (box[0] + box[2]) / 2, box[3], False,
-                                              (box[0], box[1], box[2], box[3]), seen_t=t,
-                                              recheck=vid)
+                self._tracks[tid] = HeldTrack.at(box, t, free=False, recheck=vid)
                 v.track = None
                 return None
             return vid
@@ -199,7 +198,7 @@ class Visits:
             feet = np.array([[fx, fy]], np.float32)
             free = bool(self.zones.inside(feet, "entrance")[0]
                         or self.zones.inside(feet, "staff")[0])
-        track = HeldTrack(t, fx, fy, free, (box[0], box[1], box[2], box[3]), seen_t=t)
+        track = HeldTrack.at(box, t, free)
         if free:
             self._start(tid, track, box, t)
         return track

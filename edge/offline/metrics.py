@@ -318,21 +318,20 @@ def swaps(gt: IdFrames, pred: IdFrames, fps: float, iou: float = 0.5,
 
 
 def provisional_in_hindsight(frames: Sequence[Sequence[tuple[int, int | None]]]
-                             ) -> dict[tuple[int, int], int]:
-    """What each provisional visitor became: ``frames`` holds each frame's (visitor id, track
-    id) pairs, a negative visitor id being a track held back by the visit layer (track
-    ``-id``). Returns {(frame, track): visitor} for every held-back sighting whose track later
-    carried a visitor: the first one after it (a track may be held back more than once, e.g.
-    rechecked, and become a different visitor each time). Events never name provisional ids;
-    scores count them as the visitor they became."""
+                             ) -> list[list[int]]:
+    """Each frame's visitor ids with the provisional ones as what they became: ``frames``
+    holds each frame's (visitor id, track id) pairs, a negative visitor id being a track held
+    back by the visit layer (track ``-id``). A held-back sighting becomes the first visitor
+    its track carries after it (a track may be held back more than once, e.g. rechecked, and
+    become a different visitor each time); one whose track never carried one stays as is.
+    Events never name provisional ids; scores count them as the visitor they became."""
     became: dict[int, int] = {}  # track -> the next visitor it carries, walking backwards
-    out: dict[tuple[int, int], int] = {}
-    for k in range(len(frames) - 1, -1, -1):
-        for vid, tid in frames[k]:
-            if tid is None:
-                continue
-            if vid > 0:
+    out: list[list[int]] = []
+    for pairs in reversed(frames):
+        ids = []
+        for vid, tid in pairs:
+            if tid is not None and vid > 0:
                 became[tid] = vid
-            elif tid in became:
-                out[(k, tid)] = became[tid]
-    return out
+            ids.append(became.get(tid, vid) if vid < 0 and tid is not None else vid)
+        out.append(ids)
+    return out[::-1]
